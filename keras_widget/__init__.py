@@ -1,0 +1,28 @@
+"""keras-widget: see and edit a Keras 3 functional model, in a notebook or in a script.
+
+    import keras_widget as kw
+    r = kw.replace_layer(model, "d2", keras.layers.Dense(128))
+    r.model, r.report
+    kw.ModelEditor(model)   # the widget
+"""
+from .edits import (Edit, add_output, delete_layer, edit_layer, inline_model, insert_layer,
+                    remove_output, rename_layer, replace_all, replace_layer, set_input_shape)
+from .errors import EditError
+from .graph import to_networkx
+from .report import EditReport, EditResult
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # The widget pulls in ipywidgets; scripts that only edit models never import it.
+    if name == "ModelEditor":
+        from .editor import ModelEditor
+
+        return ModelEditor
+    raise AttributeError(f"module 'keras_widget' has no attribute {name!r}")
+
+
+__all__ = ["EditError", "EditReport", "EditResult", "Edit", "ModelEditor", "add_output",
+           "delete_layer", "edit_layer", "inline_model", "insert_layer", "remove_output",
+           "rename_layer", "replace_all", "replace_layer", "set_input_shape", "to_networkx"]

@@ -1,0 +1,180 @@
+"""Copy one layer or operation so that the copy shares nothing with the source.
+
+Two ways, tried in this order:
+
+- **from config**: ``type(layer).from_config(layer.get_config())``, the way Keras's own
+  ``clone_model`` does it. The copy is unbuilt; its weights are created when it is called in the
+  new graph and then filled by :mod:`keras_widget.weights`.
+- **live copy**: where a layer cannot be rebuilt from its config (a ``Lambda``, whose Python
+  function would need unsafe deserialization; a custom layer whose constructor takes objects Keras
+  cannot serialize), the Python object is copied with its attributes. Functions are not copied
+  (the copy calls the same function), variables and sub-layers are. Safe mode is never touched.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import types
+
+import keras
+from keras.src.utils.tracking import DotNotTrackScope
+
+from .errors import EditError
+
+
+def needs_live_copy(layer):
+    """True for layers we never rebuild from config (a ``Lambda`` holds a live Python function)."""
+    return isinstance(layer, keras.layers.Lambda)
+
+
+def config_copy(layer, overrides=None):
+    """An unbuilt copy of ``layer`` from its config, with ``overrides`` applied; or ``None``.
+
+    ``None`` means the layer cannot be rebuilt from its config (no ``get_config``, a config that
+    does not round-trip, a ``Lambda``). With ``overrides``, a config the class refuses raises
+    ``EditError`` naming the layer and the values.
+    """
+    if needs_live_copy(layer):
+        return None
+    try:
+        config = layer.get_config()
+    except NotImplementedError:
+        return None
+    new_config = {**config, **(overrides or {})}
+    try:
+        new = type(layer).from_config(new_config)
+    except Exception as exc:  # noqa: BLE001 - any refusal becomes a sentence for the person
+        if overrides:
+            shown = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+            raise EditError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) does not accept {shown}: "
+                f"{first_line(exc)}", target=layer.name, layer=layer.name, cause=exc) from None
+        return None
+    if not _is_keras_class(layer) and not overrides and _config_differs(new, config):
+        # A custom get_config that forgets an argument would silently give another layer.
+        return None
+    return new
+
+
+def _is_keras_class(obj):
+    return type(obj).__module__.startswith("keras.")
+
+
+def _config_differs(new, config):
+    try:
+        return new.get_config() != config
+    except Exception:  # noqa: BLE001
+        return True
+
+
+def live_copy(layer):
+    """A copy of the Python object ``layer``: same class and attributes, its own variables.
+
+    Sub-layers and variables are copied too (variables with their current values); the copy has
+    no call history (no inbound or outbound nodes). Functions, classes and modules it refers to
+    are shared. Raises ``EditError`` if the object cannot be copied.
+    """
+    copied = []
+    memo = {}
+    try:
+        with DotNotTrackScope(), _modules_copied_as_is():
+            new = _copy_layer(layer, memo, copied)
+    except EditError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise EditError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) cannot be copied: it cannot be "
+            f"rebuilt from its config and copying the object failed ({first_line(exc)}). "
+            f"Give {type(layer).__name__} a get_config() that returns its constructor arguments.",
+            target=layer.name, layer=layer.name, cause=exc) from None
+    for item in copied:
+        tracker = getattr(item, "_tracker", None)
+        if tracker is not None:
+            # The copied tracker remembers the ids of the source's objects: point it at ours.
+            tracker.stored_ids = {name: {id(x) for x in store}
+                                  for name, (_, store) in tracker.config.items()}
+    return new
+
+
+def _copy_layer(layer, memo, copied):
+    new = object.__new__(type(layer))
+    memo[id(layer)] = new
+    copied.append(new)
+    # The copy starts without call history: the source's nodes belong to the source's graph.
+    memo[id(layer._inbound_nodes)] = []
+    memo[id(layer._outbound_nodes)] = []
+    for sub in layer._flatten_layers(include_self=False, recursive=False):
+        if id(sub) not in memo:
+            _copy_layer(sub, memo, copied)
+    for variable in layer.variables:
+        if id(variable) not in memo:
+            memo[id(variable)] = copy.deepcopy(variable)
+    new.__dict__.update(copy.deepcopy(layer.__dict__, memo))
+    return new
+
+
+@contextlib.contextmanager
+def _modules_copied_as_is():
+    """Let ``copy.deepcopy`` pass modules through (a layer may hold e.g. ``backend``)."""
+    dispatch = copy._deepcopy_dispatch
+    had = types.ModuleType in dispatch
+    old = dispatch.get(types.ModuleType)
+    dispatch[types.ModuleType] = copy._deepcopy_atomic
+    try:
+        yield
+    finally:
+        if had:
+            dispatch[types.ModuleType] = old
+        else:
+            del dispatch[types.ModuleType]
+
+
+def copy_layer(layer, overrides=None):
+    """A copy of ``layer`` for a new graph: from config where possible, else a live copy.
+
+    ``overrides`` are config entries to change (``edit_layer``; ``{"name": ...}`` renames).
+    Returns ``(copy, live)``, ``live`` telling whether it is a live copy (already built, with the
+    source's variable values) rather than an unbuilt one from config.
+    Raises ``EditError`` when overrides other than a new name are asked of a layer that can only
+    be live-copied, or when the class refuses them.
+    """
+    new = config_copy(layer, overrides)
+    if new is not None:
+        return new, False
+    overrides = overrides or {}
+    if set(overrides) - {"name"}:
+        raise EditError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) cannot be rebuilt from a config, so its "
+            f"arguments cannot be edited; replace it with a new layer instead.",
+            target=layer.name, layer=layer.name)
+    new = live_copy(layer)
+    if "name" in overrides:
+        new.name = overrides["name"]
+    return new, True
+
+
+def copy_operation(op):
+    """A copy of a ``keras.ops`` operation (not a layer: no weights) for a new graph."""
+    try:
+        return type(op).from_config(op.get_config())
+    except Exception:  # noqa: BLE001 - fall back to copying the object
+        pass
+    try:
+        with DotNotTrackScope(), _modules_copied_as_is():
+            memo = {id(op._inbound_nodes): [], id(op._outbound_nodes): []}
+            new = object.__new__(type(op))
+            new.__dict__.update(copy.deepcopy(op.__dict__, memo))
+            return new
+    except Exception as exc:  # noqa: BLE001
+        raise EditError(f"Operation '{op.name}' ({type(op).__name__}) cannot be copied: "
+                        f"{first_line(exc)}", target=op.name, cause=exc) from None
+
+
+def first_line(exc):
+    """The first meaningful line of an exception message, without Keras's long appendices."""
+    text = str(exc).strip() or type(exc).__name__
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("Traceback"):
+            return line
+    return text

@@ -1,0 +1,387 @@
+"""``ModelEditor``: the graph, a panel that a click fills, a toolbar and the summary.
+
+It only wires the other parts together: :mod:`graph` reads the model, :mod:`view` draws it,
+:mod:`forms` builds the new layer, :mod:`edits` does the edit, :mod:`history` remembers it.
+"""
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import keras
+
+from .clone import first_line
+from .edits import Edit
+from .errors import EditError
+from .forms import LayerForm, value_text
+from .graph import iter_layers, to_networkx
+from .history import History
+from .view import GraphView, shape_text
+
+ACTIONS = ["replace", "insert after", "insert before", "delete", "rename"]
+
+
+def summary_text(model):
+    """``model.summary()`` as text (Keras's own table)."""
+    lines = []
+    model.summary(print_fn=lambda line, *a, **k: lines.append(line))
+    return "\n".join(lines)
+
+
+def _pre(text, color=None):
+    style = "margin:0;white-space:pre-wrap;font-size:12px;line-height:1.3;"
+    if color:
+        style += f"color:{color};"
+    return f"<pre style='{style}'>{html.escape(text)}</pre>"
+
+
+class ModelEditor(widgets.VBox):
+    """A widget that shows a Keras functional model as a graph and edits it by clicking.
+
+    Click a layer (or call :meth:`select`), choose an action and a layer class in the panel, fill
+    the fields, press Apply: the model is rebuilt (:mod:`keras_widget.edits`), the graph and the
+    summary are redrawn, and what changed is highlighted and reported. A refused edit shows its
+    error in the panel; model and view stay as they were.
+
+    The same edits are methods (``replace_layer``, ``insert_layer``, ``delete_layer``,
+    ``edit_layer``, ``rename_layer``, ``set_input_shape``, ``replace_all``, ``add_output``,
+    ``remove_output``, ``inline_model``): the arguments of the functions without the model; each
+    returns the ``EditReport`` and raises ``EditError`` when refused.
+
+    ``model``: the current model. ``original``: the model it was opened on (never modified).
+    ``history``: the applied edits (:class:`keras_widget.history.History`). ``graph``: the
+    current ``networkx`` graph. ``cytoscape``: the ipycytoscape widget drawn into.
+    ``extra_layers``: your own layer classes, offered in the picker under "custom".
+    """
+
+    def __init__(self, model, extra_layers=(), height="640px"):
+        self.history = History(model)
+        self._graph = to_networkx(model)  # raises EditError for a model it cannot read
+        customs = list(extra_layers) + [type(layer) for _, layer in iter_layers(model)
+                                        if not type(layer).__module__.startswith("keras.")
+                                        and not isinstance(layer, keras.Model)]
+        self.form = LayerForm(list(dict.fromkeys(customs)), name_for=self._fresh_name)
+        self.view = GraphView(on_click=self.select, height=height)
+        self.selected = None  # node id
+
+        self.title = widgets.HTML()
+        self.details = widgets.HTML("<i>Click a layer in the graph.</i>")
+        self.action = widgets.ToggleButtons(options=ACTIONS, value="replace",
+                                            style={"button_width": "92px"})
+        self.new_name = widgets.Text(description="new name", style={"description_width": "80px"})
+        self.weights = widgets.Dropdown(options=["auto", "reinit", "keep"], value="auto",
+                                        description="weights", style={"description_width": "80px"},
+                                        layout=widgets.Layout(width="220px"))
+        self.apply_button = widgets.Button(description="Apply", button_style="primary",
+                                           icon="check", disabled=True)
+        self.status = widgets.HTML()
+        self.undo_button = widgets.Button(description="Undo", icon="undo", disabled=True)
+        self.redo_button = widgets.Button(description="Redo", icon="repeat", disabled=True)
+        self.reset_button = widgets.Button(description="Reset", icon="refresh", disabled=True)
+        self.code_button = widgets.Button(description="Code", icon="code",
+                                          tooltip="Show the edits as Python code")
+        self.summary = widgets.HTML()
+
+        self.action.observe(lambda _: self._show_action(), names="value")
+        self.apply_button.on_click(lambda _: self.apply())
+        self.undo_button.on_click(lambda _: self.undo())
+        self.redo_button.on_click(lambda _: self.redo())
+        self.reset_button.on_click(lambda _: self.reset())
+        self.code_button.on_click(lambda _: self._show_code())
+
+        self.action_box = widgets.VBox()
+        panel = widgets.VBox(
+            [self.title, self.details, widgets.HTML("<hr style='margin:4px 0'>"), self.action,
+             self.action_box, widgets.HBox([self.apply_button]), self.status],
+            layout=widgets.Layout(width="40%", padding="0 0 0 8px", overflow_y="auto",
+                                  max_height=height))
+        self.view.widget.layout.width = "60%"
+        toolbar = widgets.HBox([self.undo_button, self.redo_button, self.reset_button,
+                                self.code_button])
+        super().__init__([toolbar, widgets.HBox([self.view.widget, panel]),
+                          widgets.HTML("<b>Summary</b>"), self.summary])
+        self.add_class("keras-widget-editor")
+        # CSS classes: stable handles for the browser tests (and for people's own styling).
+        for w, name in [(self.title, "kw-title"), (self.details, "kw-details"),
+                        (self.action, "kw-action"), (self.new_name, "kw-new-name"),
+                        (self.weights, "kw-weights"), (self.apply_button, "kw-apply"),
+                        (self.status, "kw-status"), (self.summary, "kw-summary"),
+                        (self.undo_button, "kw-undo"), (self.redo_button, "kw-redo"),
+                        (self.reset_button, "kw-reset"), (self.code_button, "kw-code"),
+                        (self.view.widget, "kw-graph")]:
+            w.add_class(name)
+        self._show_action()
+        self._refresh()
+
+    # -- properties -------------------------------------------------------------------------
+
+    @property
+    def model(self):
+        """The current model (the result of the last applied edit)."""
+        return self.history.model
+
+    @property
+    def original(self):
+        """The model the editor was opened on; it is never modified."""
+        return self.history.original
+
+    @property
+    def graph(self):
+        """The current model as a ``networkx.DiGraph`` (see :func:`keras_widget.to_networkx`)."""
+        return self._graph
+
+    @property
+    def cytoscape(self):
+        """The ipycytoscape widget the graph is drawn into."""
+        return self.view.widget
+
+    # -- selection ---------------------------------------------------------------------------
+
+    def select(self, target):
+        """Select a layer by node id (``"d2"``, ``"shared#1"``) or path, as a click does: the
+        panel shows its details and prefills the form. Raises ``EditError`` for an unknown
+        target (and shows it in the panel)."""
+        node_id = self._node_id(target)
+        if node_id is None:
+            self._error(f"There is no layer '{target}' in the graph.")
+            raise EditError(f"There is no layer or call site '{target}' in model "
+                            f"'{self.model.name}'.", target=target)
+        self.selected = node_id
+        data = self._graph.nodes[node_id]
+        self.view.mark([node_id], "selected-layer")
+        self.title.value = (f"<b>{html.escape(data['path'])}</b> "
+                            f"<span style='color:#666'>{html.escape(data['class_name'])}</span>")
+        self.details.value = self._details_html(node_id)
+        layer = data["layer"]
+        if isinstance(layer, keras.layers.Layer) and not isinstance(layer,
+                                                                    keras.layers.InputLayer):
+            self.form.set_target(layer, prefill=self.action.value == "replace")
+        self.new_name.value = data["name"]
+        self.status.value = ""
+        self.apply_button.disabled = data["kind"] in ("input", "op") and \
+            self.action.value in ("replace", "delete", "rename")
+        self._show_action()
+
+    def _node_id(self, target):
+        if target in self._graph:
+            return target
+        ids = [n for n, d in self._graph.nodes(data=True) if d["path"] == target]
+        return ids[0] if ids else None
+
+    def _fresh_name(self, cls):
+        taken = {p.rsplit("/", 1)[-1] for p, _ in iter_layers(self.model)}
+        return _unique(keras.src.utils.naming.to_snake_case(cls.__name__), taken)
+
+    def _details_html(self, node_id):
+        d = self._graph.nodes[node_id]
+        layer = d["layer"]
+        ins = [shape_text(self._graph.edges[p, node_id]["shape"])
+               for p in self._graph.predecessors(node_id)]
+        rows = [("class", d["class_name"]), ("kind", d["kind"]),
+                ("input shape", ", ".join(ins) or "—"),
+                ("output shape", shape_text(d["output_shape"])),
+                ("parameters", f"{d['params']:,}"), ("trainable", str(d["trainable"]))]
+        calls = [n for n, e in self._graph.nodes(data=True) if e["path"] == d["path"]]
+        if len(calls) > 1:
+            rows.append(("call sites", ", ".join(calls)))
+        try:
+            config = layer.get_config()
+        except Exception:  # noqa: BLE001 - some operations have no config
+            config = {}
+        skip = {"name", "trainable", "dtype", "layers", "input_layers", "output_layers"}
+        cells = "".join(
+            f"<tr><td style='color:#666;padding-right:8px'>{html.escape(k)}</td>"
+            f"<td><code>{html.escape(v)}</code></td></tr>" for k, v in rows)
+        conf = "".join(
+            f"<tr><td style='color:#666;padding-right:8px'>{html.escape(str(k))}</td>"
+            f"<td><code>{html.escape(value_text(v)[:120])}</code></td></tr>"
+            for k, v in config.items() if k not in skip)
+        return (f"<table style='font-size:12px'>{cells}</table>"
+                + (f"<details><summary>config</summary><table style='font-size:12px'>{conf}"
+                   f"</table></details>" if conf else ""))
+
+    # -- the panel ---------------------------------------------------------------------------
+
+    def _show_action(self):
+        action = self.action.value
+        prefill = action == "replace"
+        if self.form.prefill != prefill and self.form.target is not None:
+            self.form.set_target(self.form.target, prefill=prefill)
+        if action in ("replace", "insert after", "insert before"):
+            children = [self.form.widget]
+            if action == "replace":
+                children.append(self.weights)
+        elif action == "rename":
+            children = [self.new_name]
+        else:
+            children = [widgets.HTML("<i>The layer's consumers will read its input.</i>")]
+        self.action_box.children = children
+        kind = self._graph.nodes[self.selected]["kind"] if self.selected else None
+        self.apply_button.disabled = self.selected is None or (
+            kind in ("input", "op") and action in ("replace", "delete", "rename"))
+
+    def apply(self):
+        """Do what the panel says to the selected layer (what the Apply button does).
+
+        Returns the ``EditReport``, or ``None`` when the edit was refused; the error is then
+        shown in the panel and the model and view stay as they were.
+        """
+        if self.selected is None:
+            self._error("Click a layer in the graph first.")
+            return None
+        data = self._graph.nodes[self.selected]
+        path, action = data["path"], self.action.value
+        try:
+            if action == "delete":
+                edit = Edit("delete_layer", dict(target=path))
+            elif action == "rename":
+                edit = Edit("rename_layer", dict(target=path, new_name=self.new_name.value.strip()))
+            elif action == "replace":
+                edit = self._replace_edit(data)
+                if edit is None:
+                    self._note("Nothing to change: the fields are as the layer already is.")
+                    return None
+            else:
+                where = "after" if action == "insert after" else "before"
+                edit = Edit("insert_layer", {"layer": self.form.build(), where: self.selected})
+            return self._apply(edit)
+        except EditError as exc:
+            self._error(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the panel never shows a raw traceback
+            self._error(f"{type(exc).__name__}: {first_line(exc)}")
+        return None
+
+    def _replace_edit(self, data):
+        layer = data["layer"]
+        cls, _ = self.form.values()
+        if type(layer) is cls:
+            changed = self.form.changed()
+            if not changed:
+                return None
+            return Edit("edit_layer", dict(target=data["path"], weights=self.weights.value,
+                                           **changed))
+        return Edit("replace_layer", dict(target=data["path"], new_layer=self.form.build(),
+                                          weights=self.weights.value))
+
+    # -- edits as methods --------------------------------------------------------------------
+
+    def _apply(self, edit):
+        result = self.history.apply(edit)
+        self._refresh(result.report)
+        return result.report
+
+    def replace_layer(self, target, new_layer, weights="auto"):
+        """:func:`keras_widget.replace_layer` on the current model; returns the report."""
+        return self._apply(Edit("replace_layer", dict(target=target, new_layer=new_layer,
+                                                      weights=weights)))
+
+    def insert_layer(self, layer, after=None, before=None):
+        """:func:`keras_widget.insert_layer` on the current model; returns the report."""
+        return self._apply(Edit("insert_layer", dict(layer=layer, after=after, before=before)))
+
+    def delete_layer(self, target):
+        """:func:`keras_widget.delete_layer` on the current model; returns the report."""
+        return self._apply(Edit("delete_layer", dict(target=target)))
+
+    def edit_layer(self, target, weights="auto", **config):
+        """:func:`keras_widget.edit_layer` on the current model; returns the report."""
+        return self._apply(Edit("edit_layer", dict(target=target, weights=weights, **config)))
+
+    def rename_layer(self, target, new_name):
+        """:func:`keras_widget.rename_layer` on the current model; returns the report."""
+        return self._apply(Edit("rename_layer", dict(target=target, new_name=new_name)))
+
+    def set_input_shape(self, shape, input=None, batch_size=None, weights="auto"):
+        """:func:`keras_widget.set_input_shape` on the current model; returns the report."""
+        return self._apply(Edit("set_input_shape", dict(shape=shape, input=input,
+                                                        batch_size=batch_size, weights=weights)))
+
+    def replace_all(self, match, factory, weights="auto"):
+        """:func:`keras_widget.replace_all` on the current model; returns the report."""
+        return self._apply(Edit("replace_all", dict(match=match, factory=factory,
+                                                    weights=weights)))
+
+    def add_output(self, target):
+        """:func:`keras_widget.add_output` on the current model; returns the report."""
+        return self._apply(Edit("add_output", dict(target=target)))
+
+    def remove_output(self, output):
+        """:func:`keras_widget.remove_output` on the current model; returns the report."""
+        return self._apply(Edit("remove_output", dict(output=output)))
+
+    def inline_model(self, nested):
+        """:func:`keras_widget.inline_model` on the current model; returns the report."""
+        return self._apply(Edit("inline_model", dict(nested=nested)))
+
+    # -- history -----------------------------------------------------------------------------
+
+    def undo(self):
+        """Back to the model before the last edit. Returns ``False`` if there was none."""
+        done = self.history.undo()
+        self._refresh()
+        return done
+
+    def redo(self):
+        """Re-apply the last undone edit. Returns ``False`` if there was none."""
+        done = self.history.redo()
+        self._refresh(self.history.last.report if done else None)
+        return done
+
+    def reset(self):
+        """Back to the original model; the history is cleared."""
+        self.history.reset()
+        self._refresh()
+
+    def to_code(self, name="model"):
+        """The edits made so far as Python code using the public API."""
+        return self.history.to_code(name)
+
+    def _show_code(self):
+        self.status.value = _pre(self.to_code())
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def _refresh(self, report=None):
+        """Redraw graph and summary for the current model; mark what ``report`` changed."""
+        self._graph = to_networkx(self.model)
+        marks = {}
+        if report is not None:
+            added, reinit = set(report.added), set(report.reinitialized)
+            for node_id, d in self._graph.nodes(data=True):
+                if d["path"] in added:
+                    marks.setdefault(node_id, set()).add("added")
+                elif d["path"] in reinit and d["kind"] != "model":
+                    marks.setdefault(node_id, set()).add("reinitialized")
+        self.view.draw(self._graph, marks)
+        self.summary.value = _pre(summary_text(self.model))
+        if self.selected is not None:
+            target = self.selected if self.selected in self._graph else self.selected.split("#")[0]
+            if self._node_id(target) is not None:
+                self.select(target)
+            else:
+                self.selected = None
+                self.title.value = ""
+                self.details.value = "<i>Click a layer in the graph.</i>"
+        if report is not None:
+            self.status.value = _pre(str(report), "#00441b")
+        else:
+            self.status.value = ""
+        self.undo_button.disabled = len(self.history) == 0
+        self.redo_button.disabled = not self.history._undone
+        self.reset_button.disabled = len(self.history) == 0
+        self._show_action()
+
+    def _error(self, message):
+        self.status.value = (f"<div class='kw-error' style='border-left:4px solid #cb181d;"
+                             f"padding-left:6px'>{_pre(message, '#a50f15')}</div>")
+
+    def _note(self, message):
+        self.status.value = _pre(message, "#525252")
+
+
+def _unique(base, taken):
+    name, k = base, 1
+    while name in taken:
+        name = f"{base}_{k}"
+        k += 1
+    return name

@@ -1,0 +1,522 @@
+"""The edits a person can ask for: check the request, turn it into a plan, rebuild.
+
+Each public function takes the source model first and returns an :class:`EditResult` with
+``.model`` (a new ``keras.Model``) and ``.report`` (:class:`EditReport`). Nothing here changes
+the source model. Every refusal is a :class:`EditError` raised before anything is built.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import keras
+from keras import tree
+
+from . import graph as g
+from .errors import EditError
+from .surgery import Delete, Plan, Reconfigure, Replace, rebuild
+from .weights import check_policy
+
+
+@dataclass
+class Edit:
+    """One edit as data: ``kind`` is the public function's name, ``args`` its arguments after
+    the model. ``apply(model)`` runs it; the editor keeps a list of these as its history."""
+
+    kind: str
+    args: dict
+
+    def apply(self, model):
+        result = PLANNERS[self.kind](model, **self.args)
+        result.edit = self
+        return result
+
+
+def _site_nodes(model, target, what):
+    """Resolve ``target`` (a path, or a node id ``"path#k"``) to ``(path, op, [keras nodes])``.
+
+    Only call sites in the graph that holds the layer count: a layer of a nested model is called
+    in the nested model's own graph.
+    """
+    if isinstance(target, str) and "#" in target:
+        graph = g.to_networkx(model)
+        if target not in graph:
+            path = target.split("#", 1)[0]
+            ids = [n for n, d in graph.nodes(data=True) if d["path"] == path]
+            hint = f" Call sites of '{path}': {', '.join(ids)}." if ids else ""
+            raise EditError(f"{what}: there is no call site '{target}'.{hint}", target=target)
+        data = graph.nodes[target]
+        return data["path"], data["layer"], [data["keras_node"]]
+    container, op = g.find_layer(model, target)
+    nodes = [s.node for s in g.call_sites(container) if s.op is op]
+    return target, op, nodes
+
+
+def _names_in(container):
+    return {o.name for o in g.require_functional(container).operations}
+
+
+def _check_new_name(model, path, name, what, replacing=None):
+    container = g.find_layer(model, path)[0] if "/" in path else model
+    taken = _names_in(container) - ({replacing} if replacing else set())
+    if name in taken:
+        where = f"nested model '{container.name}'" if container is not model else "the model"
+        raise EditError(f"{what}: a layer named '{name}' already exists in {where}; give the new "
+                        f"layer another name (name=...).", target=path)
+
+
+def _check_layer(obj, what):
+    if not isinstance(obj, keras.layers.Layer):
+        raise EditError(f"{what}: expected a keras layer, got {type(obj).__name__} ({obj!r}).")
+    if isinstance(obj, keras.layers.InputLayer):
+        raise EditError(f"{what}: an InputLayer cannot be placed inside a model; use "
+                        f"set_input_shape to change an input.")
+
+
+def _one_tensor(node, which):
+    return len(node.input_tensors if which == "input" else node.outputs) == 1
+
+
+def _replace_layer(model, target, new_layer, weights="auto"):
+    what = f"replace_layer({target!r})"
+    check_policy(weights)
+    _check_layer(new_layer, what)
+    _, op = g.find_layer(model, target)
+    if isinstance(op, keras.layers.InputLayer):
+        raise EditError(f"{what}: '{target}' is an input layer; use set_input_shape to change it.",
+                        target=target)
+    if new_layer.name != op.name:
+        _check_new_name(model, target, new_layer.name, what, replacing=op.name)
+    plan = Plan(what, target=target)
+    plan.layers[target] = Replace(new_layer, weights)
+    return rebuild(model, plan)
+
+
+def _insert_layer(model, layer, after=None, before=None):
+    if (after is None) == (before is None):
+        raise EditError("insert_layer: give exactly one of after= or before=.")
+    where = after if after is not None else before
+    what = f"insert_layer({'after' if after is not None else 'before'}={where!r})"
+    _check_layer(layer, what)
+    path, op, nodes = _site_nodes(model, where, what)
+    _check_new_name(model, path, layer.name, what)
+    plan = Plan(what, target=where)
+    if after is not None:
+        for node in nodes:
+            if not _one_tensor(node, "output"):
+                raise EditError(f"{what}: '{where}' has {len(node.outputs)} outputs; a layer can "
+                                f"only be inserted after a single output.", target=where)
+        if len(nodes) > 1:
+            plan.notes.append(f"'{path}' is called {len(nodes)} times: '{layer.name}' was inserted "
+                              f"after every call and is shared by them.")
+        for node in nodes:
+            plan.after.setdefault(id(node), []).append(layer)
+    else:
+        if isinstance(op, keras.layers.InputLayer):
+            raise EditError(f"{what}: '{where}' is an input layer; nothing comes before it. "
+                            f"Insert after it instead.", target=where)
+        for node in nodes:
+            if not _one_tensor(node, "input"):
+                parents = ", ".join(sorted({p.operation.name for p in node.parent_nodes}))
+                raise EditError(f"{what}: '{where}' takes {len(node.input_tensors)} input tensors; "
+                                f"insert after one of its inputs instead ({parents}).",
+                                target=where)
+        if len(nodes) > 1:
+            plan.notes.append(f"'{path}' is called {len(nodes)} times: '{layer.name}' was inserted "
+                              f"before every call and is shared by them.")
+        for node in nodes:
+            plan.before.setdefault(id(node), []).append(layer)
+    return rebuild(model, plan)
+
+
+def _delete_layer(model, target):
+    what = f"delete_layer({target!r})"
+    _, op, nodes = _site_nodes(model, target, what)
+    if "#" in target:
+        raise EditError(f"{what}: delete a layer by its name, not one call site; a shared layer is "
+                        f"deleted at every call.", target=target)
+    if isinstance(op, keras.layers.InputLayer):
+        raise EditError(f"{what}: '{target}' is an input layer and cannot be deleted.",
+                        target=target)
+    for node in nodes:
+        if not _one_tensor(node, "input"):
+            raise EditError(f"{what}: '{target}' takes {len(node.input_tensors)} input tensors, so "
+                            f"there is no single input for its consumers to read instead.",
+                            target=target)
+        if not _one_tensor(node, "output"):
+            raise EditError(f"{what}: '{target}' has {len(node.outputs)} outputs; only a layer with "
+                            f"one output can be deleted.", target=target)
+    plan = Plan(what, target=target)
+    plan.layers[target] = Delete()
+    return rebuild(model, plan)
+
+
+def valid_config_keys(layer):
+    """The keys ``edit_layer`` accepts for ``layer``: its config's and its constructor's."""
+    keys = set()
+    try:
+        keys |= set(layer.get_config())
+    except NotImplementedError:
+        pass
+    params = inspect.signature(type(layer).__init__).parameters
+    keys |= {k for k, p in params.items()
+             if k != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return keys
+
+
+def _edit_layer(model, target, weights="auto", **config):
+    what = f"edit_layer({target!r})"
+    check_policy(weights)
+    _, op = g.find_layer(model, target)
+    if not config:
+        raise EditError(f"{what}: give at least one config value to change, e.g. units=128.",
+                        target=target)
+    if isinstance(op, keras.layers.InputLayer):
+        raise EditError(f"{what}: '{target}' is an input layer; use set_input_shape.",
+                        target=target)
+    if g.is_nested_model(op) and set(config) - {"name"}:
+        raise EditError(f"{what}: '{target}' is a nested model; edit its layers by path "
+                        f"('{target}/<layer>') instead.", target=target)
+    valid = valid_config_keys(op)
+    unknown = sorted(set(config) - valid)
+    if unknown:
+        raise EditError(f"{what}: {type(op).__name__} has no config key "
+                        f"{', '.join(map(repr, unknown))}. Valid keys: {', '.join(sorted(valid))}.",
+                        target=target)
+    if "name" in config and config["name"] != op.name:
+        _check_new_name(model, target, config["name"], what)
+    plan = Plan(what, target=target)
+    plan.layers[target] = Reconfigure(dict(config), weights)
+    return rebuild(model, plan)
+
+
+def _rename_layer(model, target, new_name):
+    what = f"rename_layer({target!r}, {new_name!r})"
+    if not isinstance(new_name, str) or not new_name or "/" in new_name or "#" in new_name:
+        raise EditError(f"{what}: a layer name is a non-empty string without '/' or '#'.",
+                        target=target)
+    _, op = g.find_layer(model, target)
+    if new_name == op.name:
+        raise EditError(f"{what}: the layer is already called '{new_name}'.", target=target)
+    _check_new_name(model, target, new_name, what)
+    plan = Plan(what, target=target)
+    plan.layers[target] = Reconfigure({"name": new_name})
+    prefix = target.rsplit("/", 1)[0] + "/" if "/" in target else ""
+    plan.notes.append(f"'{target}' is now '{prefix}{new_name}' (weights copied).")
+    return rebuild(model, plan)
+
+
+def _set_input_shape(model, shape, input=None, batch_size=None, weights="auto"):
+    what = f"set_input_shape({tuple(shape) if shape is not None else shape!r})"
+    check_policy(weights)
+    fm = g.require_functional(model)
+    input_layers = [t._keras_history.operation for t in fm.inputs]
+    names = [op.name for op in input_layers]
+    if input is None:
+        if len(names) != 1:
+            raise EditError(f"{what}: the model has {len(names)} inputs ({', '.join(names)}); "
+                            f"say which with input=<name or index>.")
+        index = 0
+    elif isinstance(input, int):
+        if not -len(names) <= input < len(names):
+            raise EditError(f"{what}: input index {input} is out of range; the model has "
+                            f"{len(names)} inputs.")
+        index = input
+    elif input in names:
+        index = names.index(input)
+    else:
+        raise EditError(f"{what}: there is no input '{input}'; inputs: {', '.join(names)}.")
+    try:
+        dims = tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise EditError(f"{what}: a shape is a tuple of positive ints or None (without the batch "
+                        f"axis), e.g. (128, 128, 1).") from None
+    if any(d is not None and d <= 0 for d in dims):
+        raise EditError(f"{what}: every axis must be a positive int or None; got {dims}.")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size <= 0):
+        raise EditError(f"{what}: batch_size must be a positive int or None; got {batch_size!r}.")
+    plan = Plan(what, target=names[index], default_policy=weights)
+    plan.input_shapes[names[index]] = (batch_size,) + dims
+    return rebuild(model, plan)
+
+
+def _matcher(match):
+    if isinstance(match, type) or (isinstance(match, tuple) and
+                                   all(isinstance(m, type) for m in match)):
+        return lambda layer: isinstance(layer, match)
+    if callable(match):
+        return match
+    raise EditError("replace_all: match must be a layer class, a tuple of classes or a "
+                    f"predicate taking a layer; got {match!r}.")
+
+
+def _replace_all(model, match, factory, weights="auto"):
+    what = "replace_all"
+    check_policy(weights)
+    test = _matcher(match)
+    plan = Plan(what)
+    skip_under = []
+    for path, layer in g.iter_layers(model):
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if any(path.startswith(p + "/") for p in skip_under):
+            continue
+        if not test(layer):
+            continue
+        new = factory(layer)
+        if new is None:
+            plan.layers[path] = Delete()
+        else:
+            _check_layer(new, f"replace_all: the factory's result for '{path}'")
+            if new.name != layer.name:
+                _check_new_name(model, path, new.name, f"replace_all ('{path}')",
+                                replacing=layer.name)
+            plan.layers[path] = Replace(new, weights)
+        if g.is_nested_model(layer):
+            skip_under.append(path)
+    for path, directive in plan.layers.items():
+        if isinstance(directive, Delete):
+            container, op = g.find_layer(model, path)
+            for s in g.call_sites(container):
+                if s.op is op and not (_one_tensor(s.node, "input") and
+                                       _one_tensor(s.node, "output")):
+                    raise EditError(f"replace_all: the factory returned None for '{path}', but "
+                                    f"it has several input or output tensors, so it cannot be "
+                                    f"deleted.", target=path)
+    if not plan.layers:
+        plan.notes.append("No layer matched: the new model is a copy of the source.")
+    else:
+        plan.target = ", ".join(plan.layers)
+    return rebuild(model, plan)
+
+
+def _output_entries(model):
+    """``[(key, tensor)]`` for the model's outputs: dict keys, or indices for a list/single."""
+    fm = g.require_functional(model)
+    struct = fm._outputs_struct
+    if isinstance(struct, dict):
+        return list(struct.items())
+    return list(enumerate(tree.flatten(struct)))
+
+
+def _add_output(model, target):
+    what = f"add_output({target!r})"
+    path, op, nodes = _site_nodes(model, target, what)
+    if "/" in path:
+        raise EditError(f"{what}: '{target}' is inside a nested model, whose tensors the outer "
+                        f"model cannot read; inline_model('{path.split('/')[0]}') first.",
+                        target=target)
+    if len(nodes) != 1:
+        ids = ", ".join(f"{path}#{k}" for k in range(len(nodes)))
+        raise EditError(f"{what}: '{path}' is called {len(nodes)} times; name one call: {ids}.",
+                        target=target)
+    (node,) = nodes
+    fm = g.require_functional(model)
+    struct = fm._outputs_struct
+    existing = {id(t) for t in fm.outputs}
+    new_tensors = [t for t in node.outputs if id(t) not in existing]
+    if not new_tensors:
+        raise EditError(f"{what}: the output of '{target}' is already a model output.",
+                        target=target)
+    if isinstance(struct, dict):
+        if path in struct:
+            raise EditError(f"{what}: the outputs already have a key '{path}'.", target=target)
+        new_struct = dict(struct)
+        if len(new_tensors) == 1:
+            new_struct[path] = new_tensors[0]
+        else:
+            new_struct.update({f"{path}_{i}": t for i, t in enumerate(new_tensors)})
+    else:
+        new_struct = list(tree.flatten(struct)) + new_tensors
+    plan = Plan(what, target=target)
+    plan.outputs = new_struct
+    return rebuild(model, plan)
+
+
+def _remove_output(model, output):
+    what = f"remove_output({output!r})"
+    fm = g.require_functional(model)
+    struct = fm._outputs_struct
+    entries = _output_entries(model)
+    if len(entries) < 2:
+        raise EditError(f"{what}: the model has only one output; there would be nothing left.")
+    key = None
+    if isinstance(output, int) and not isinstance(output, bool):
+        if not -len(entries) <= output < len(entries):
+            raise EditError(f"{what}: output index {output} is out of range; the model has "
+                            f"{len(entries)} outputs.")
+        key = entries[output][0]
+    elif isinstance(struct, dict) and output in struct:
+        key = output
+    else:
+        for k, t in entries:
+            if t._keras_history.operation.name == output:
+                key = k
+                break
+    if key is None:
+        names = [f"{k!r}" if isinstance(struct, dict) else
+                 f"{i} ({t._keras_history.operation.name})" for i, (k, t) in enumerate(entries)]
+        raise EditError(f"{what}: no such output; outputs: {', '.join(names)}.")
+    if isinstance(struct, dict):
+        new_struct = {k: t for k, t in struct.items() if k != key}
+    else:
+        rest = [t for k, t in entries if k != key]
+        new_struct = rest[0] if len(rest) == 1 else rest
+    plan = Plan(what, target=str(output))
+    plan.outputs = new_struct
+    return rebuild(model, plan)
+
+
+def _inline_model(model, nested):
+    what = f"inline_model({nested!r})"
+    container, op = g.find_layer(model, nested)
+    if not g.is_nested_model(op):
+        raise EditError(f"{what}: '{nested}' is a {type(op).__name__}, not a nested model.",
+                        target=nested)
+    outer_names = _names_in(container) - {op.name}
+    inner_ops = [o for o in g.require_functional(op).operations
+                 if not isinstance(o, keras.layers.InputLayer)]
+    clash = sorted(o.name for o in inner_ops if o.name in outer_names)
+    if clash:
+        raise EditError(f"{what}: the enclosing model already has layers named "
+                        f"{', '.join(map(repr, clash))}; rename them first.", target=nested)
+    plan = Plan(what, target=nested)
+    plan.inline.add(nested)
+    prefix = nested.rsplit("/", 1)[0] + "/" if "/" in nested else ""
+    plan.notes.append(f"The layers of '{nested}' moved to "
+                      f"{('nested model ' + repr(prefix[:-1])) if prefix else 'the outer model'} "
+                      f"with their weights (paths '{nested}/<layer>' are now '{prefix}<layer>').")
+    return rebuild(model, plan)
+
+
+PLANNERS = {
+    "replace_layer": _replace_layer,
+    "insert_layer": _insert_layer,
+    "delete_layer": _delete_layer,
+    "edit_layer": _edit_layer,
+    "rename_layer": _rename_layer,
+    "set_input_shape": _set_input_shape,
+    "replace_all": _replace_all,
+    "add_output": _add_output,
+    "remove_output": _remove_output,
+    "inline_model": _inline_model,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The public API.
+
+
+def replace_layer(model, target, new_layer, weights="auto"):
+    """Replace the layer at ``target`` by ``new_layer``, at every call site if it is shared.
+
+    ``target``: a layer path (``"d2"``, ``"outer/inner"``). ``new_layer``: a keras layer; a copy
+    of it goes into the new model (the object you pass is not used, so it can be reused).
+    ``weights``: ``"auto"`` copies each of the target's variables whose name and shape fit the
+    new layer, ``"reinit"`` copies none, ``"keep"`` raises ``EditError`` unless all fit. If
+    ``new_layer`` is already built, its own weights are copied first. Layers downstream whose
+    input shape changed keep what still fits and are reported in ``report.reinitialized``.
+
+    Returns an ``EditResult`` (``.model``, ``.report``). Raises ``EditError`` (nothing built) if
+    the target does not exist, is an input layer, the new name is taken, or the new layer's output
+    does not fit its consumers (the message names the layer where it fails and the shapes).
+    """
+    return Edit("replace_layer", dict(target=target, new_layer=new_layer,
+                                      weights=weights)).apply(model)
+
+
+def insert_layer(model, layer, after=None, before=None):
+    """Insert ``layer`` after or before a layer or one call site.
+
+    ``after=x``: every consumer of x's output (model outputs included) now reads ``layer``'s
+    output. ``x`` may be a layer path, or the node id ``"name#k"`` of one call of a shared layer;
+    a shared layer's name means after every call (the inserted layer is then shared by them).
+    ``before=x``: ``layer`` sits on x's input, only x reads it; refused when x takes several input
+    tensors (insert after one of them instead). The inserted layer is fresh (or keeps its own
+    weights if it was built) and is listed in ``report.added``.
+
+    Raises ``EditError`` (nothing built) for a missing target, a taken name, or shapes that do not
+    fit.
+    """
+    return Edit("insert_layer", dict(layer=layer, after=after, before=before)).apply(model)
+
+
+def delete_layer(model, target):
+    """Delete the layer at ``target``: its consumers read its input instead.
+
+    If the layer is an output, its input becomes that output. A shared layer is deleted at every
+    call. Refused with ``EditError`` for input layers, layers with several input tensors or
+    several outputs, and when the consumers cannot take the input's shape.
+    """
+    return Edit("delete_layer", dict(target=target)).apply(model)
+
+
+def edit_layer(model, target, weights="auto", **config):
+    """Rebuild the layer at ``target`` with some of its config changed, e.g. ``units=128``.
+
+    Unlike setting attributes on a built layer, this really takes effect (a new activation,
+    dropout rate or regularizer is used by ``predict`` and ``fit``). Keys are the layer's config
+    keys and constructor arguments; an unknown key raises ``EditError`` listing the valid ones.
+    ``weights`` as in :func:`replace_layer`.
+    """
+    return Edit("edit_layer", dict(target=target, weights=weights, **config)).apply(model)
+
+
+def rename_layer(model, target, new_name):
+    """Rename the layer at ``target`` (weights copied). The new path is reported as added and
+    the old one as removed. Raises ``EditError`` if ``new_name`` is taken in the same model."""
+    return Edit("rename_layer", dict(target=target, new_name=new_name)).apply(model)
+
+
+def set_input_shape(model, shape, input=None, batch_size=None, weights="auto"):
+    """Give an input a new shape; every layer is rebuilt for it, nested models included.
+
+    ``shape``: the shape **without** the batch axis, e.g. ``(128, 128, 1)``; ``None`` for a free
+    axis. ``input``: which input (name or index) when there are several. ``batch_size``: fixes
+    the batch axis (a stateful RNN needs it); ``None`` leaves it free. ``weights``: ``"auto"``
+    keeps every variable whose shape still fits (convolutions usually do, a ``Dense`` after a
+    ``Flatten`` usually does not); ``"keep"`` raises ``EditError`` unless every one fits;
+    ``"reinit"`` copies none.
+    """
+    return Edit("set_input_shape", dict(shape=shape, input=input, batch_size=batch_size,
+                                        weights=weights)).apply(model)
+
+
+def replace_all(model, match, factory, weights="auto"):
+    """Replace every layer that ``match``es by ``factory(layer)``, in one rebuild.
+
+    ``match``: a layer class, a tuple of classes, or a predicate ``layer -> bool``; nested models'
+    layers are visited too. ``factory(layer)`` receives the source layer (do not change it) and
+    returns the new layer, or ``None`` to delete the match. What it returns is copied, so the
+    result shares no variable with the source even when it wraps the source layer.
+    ``weights`` as in :func:`replace_layer`, for every match.
+    """
+    return Edit("replace_all", dict(match=match, factory=factory, weights=weights)).apply(model)
+
+
+def add_output(model, target):
+    """Make the output of the layer (or call site ``"name#k"``) at ``target`` an extra output.
+
+    Dict outputs get the layer name as key; a single output becomes a list. A layer inside a
+    nested model must be inlined first (:func:`inline_model`).
+    """
+    return Edit("add_output", dict(target=target)).apply(model)
+
+
+def remove_output(model, output):
+    """Remove an output, by its dict key, its index or the name of the layer that produces it.
+
+    Layers that then feed no output are removed (listed in ``report.removed``). Dict keys of the
+    remaining outputs are kept; a list output with one entry left becomes a single output.
+    """
+    return Edit("remove_output", dict(output=output)).apply(model)
+
+
+def inline_model(model, nested):
+    """Move the layers of the nested model at ``nested`` into the graph that calls it.
+
+    Weights are kept; the layers' paths lose the ``"nested/"`` prefix (reported as added, the old
+    paths as removed), so they can be tapped, edited and used as outputs. Raises ``EditError``
+    when a name would clash with a layer of the enclosing model.
+    """
+    return Edit("inline_model", dict(nested=nested)).apply(model)

@@ -1,0 +1,242 @@
+"""The layers a person can pick, and the form for a layer's constructor arguments.
+
+Typed values are parsed safely: a Python literal (``128``, ``(3, 3)``, ``True``, ``None``,
+``'same'``) through ``ast.literal_eval``, or a bare word (``relu``) as a string. Nothing typed is
+ever evaluated as code.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+
+import ipywidgets as widgets
+import keras
+
+from .clone import first_line
+from .errors import EditError
+from .graph import category_of_class
+
+# Required arguments that take objects (a layer, a cell, a function), which a text field cannot.
+_OBJECT_ARGS = {"layer", "cell", "cells", "module", "call_fn", "function", "filepath", "layers"}
+_EXCLUDED = {"InputLayer", "Layer", "Wrapper"}
+_CATEGORY_ORDER = ["convolution", "dense", "normalization", "activation", "pooling", "merge",
+                   "reshape", "recurrent", "attention", "regularization", "preprocessing", "other",
+                   "custom"]
+_BAREWORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+def constructor_params(cls):
+    """``[(name, default)]`` of ``cls.__init__`` (``inspect.Parameter.empty`` when required),
+    without ``self`` and ``*args``/``**kwargs``."""
+    params = inspect.signature(cls.__init__).parameters
+    return [(k, p.default) for k, p in params.items()
+            if k != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+
+def _formable(cls):
+    required = {k for k, d in constructor_params(cls) if d is inspect.Parameter.empty}
+    return not (required & _OBJECT_ARGS)
+
+
+def catalog(extra=()):
+    """``{category: [layer class, ...]}`` of the ``keras.layers`` classes a form can build, plus
+    ``extra`` classes under ``"custom"``. Aliases (``AvgPool2D``) appear once, under the class's
+    own name; layers that need an object argument (``Bidirectional``, ``RNN``, ``Lambda``) and
+    RNN cells are left out."""
+    groups = {}
+    seen = set()
+    for name in sorted(dir(keras.layers)):
+        cls = getattr(keras.layers, name)
+        if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
+            continue
+        if name != cls.__name__ or name in _EXCLUDED or cls in seen or "Cell" in name:
+            continue
+        if not _formable(cls):
+            continue
+        seen.add(cls)
+        groups.setdefault(category_of_class(cls), []).append(cls)
+    for cls in extra:
+        if cls not in seen:
+            seen.add(cls)
+            groups.setdefault("custom", []).append(cls)
+    return {c: groups[c] for c in _CATEGORY_ORDER if c in groups}
+
+
+def value_text(value):
+    """How a value is shown in a field: bare words for plain strings, Python literals otherwise.
+    Serialized Keras objects are shown without their ``module``/``registered_name`` noise."""
+    if isinstance(value, str):
+        if _BAREWORD.match(value) and value not in ("True", "False", "None"):
+            return value
+        return repr(value)
+    if isinstance(value, dict) and "class_name" in value and "config" in value:
+        value = {"class_name": value["class_name"], "config": value["config"]}
+    return repr(value)
+
+
+def parse_value(name, text):
+    """Parse one field. Raises ``EditError`` naming the field when the text is not a literal."""
+    text = text.strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    if _BAREWORD.match(text):
+        return text
+    raise EditError(f"{name}: {text!r} is not a value. Write a number (128), a word (relu), a "
+                    f"quoted string ('same'), a tuple ((3, 3)), True/False or None.")
+
+
+class LayerForm:
+    """A searchable layer-class picker and one text field per constructor argument.
+
+    :meth:`set_target` prefills the form for a clicked layer (its class and config);
+    :meth:`values` returns ``(class, {argument: value})`` for what is typed, raising
+    ``EditError`` for a value that cannot be parsed or a required argument left empty.
+    """
+
+    def __init__(self, extra_classes=(), name_for=None):
+        self.groups = catalog(extra_classes)
+        # name_for(cls) -> a fresh layer name for a new layer of that class
+        self.name_for = name_for or (lambda cls: None)
+        self.prefill = True  # fields from the target's config when the class is the target's
+        self.classes = {cls.__name__: cls for group in self.groups.values() for cls in group}
+        self.category = {cls.__name__: cat for cat, group in self.groups.items() for cls in group}
+        self.search = widgets.Text(placeholder="search layer classes, e.g. conv, pool, norm",
+                                   layout=widgets.Layout(width="100%"))
+        self.picker = widgets.Select(options=self._options(""), rows=8,
+                                     layout=widgets.Layout(width="100%"))
+        self.fields_box = widgets.VBox(layout=widgets.Layout(max_height="260px",
+                                                             overflow_y="auto"))
+        self.widget = widgets.VBox([widgets.HTML("<b>Layer class</b>"), self.search, self.picker,
+                                    widgets.HTML("<b>Arguments</b>"), self.fields_box])
+        # CSS classes: stable handles for the browser tests (and for people's own styling).
+        self.search.add_class("kw-search")
+        self.picker.add_class("kw-picker")
+        self.fields_box.add_class("kw-fields")
+        self.fields = {}  # argument -> (Text widget, text shown at first, value behind it)
+        self.target = None
+        self.search.observe(self._filter, names="value")
+        self.picker.observe(self._picked, names="value")
+
+    def _options(self, query):
+        query = query.strip().lower()
+        out = []
+        for cat, group in self.groups.items():
+            for cls in group:
+                label = f"{cls.__name__}  ·  {cat}"
+                if not query or query in label.lower():
+                    out.append((label, cls.__name__))
+        return out
+
+    def _filter(self, change):
+        current = self.picker.value
+        options = self._options(change["new"])
+        self.picker.options = options
+        if current in [v for _, v in options]:
+            self.picker.value = current
+
+    def _picked(self, change):
+        if change["new"]:
+            self.show_fields(self.classes[change["new"]])
+
+    def set_target(self, layer, prefill=True):
+        """Prefill for ``layer``: its class picked (if in the catalog) and, with ``prefill``, the
+        fields from its config (to replace or edit it); without, the class defaults and a fresh
+        name (to insert a new layer next to it)."""
+        self.target = layer
+        self.prefill = prefill
+        name = type(layer).__name__
+        if name in self.classes:
+            if self.picker.value == name:
+                self.show_fields(self.classes[name])
+            else:
+                self.search.value = ""
+                self.picker.value = name
+        else:
+            self.picker.value = None
+            self.fields = {}
+            self.fields_box.children = [widgets.HTML(
+                f"<i>{name} is not in the layer catalog: pick a class to replace it with.</i>")]
+
+    def pick(self, class_name):
+        """Choose a class by name, as a click in the list does."""
+        if class_name not in self.classes:
+            raise EditError(f"Unknown layer class '{class_name}'. Pick one of the list, e.g. "
+                            f"{', '.join(sorted(self.classes)[:5])}.")
+        self.search.value = ""
+        self.picker.value = class_name
+        self.show_fields(self.classes[class_name])
+
+    def show_fields(self, cls):
+        config = {}
+        if self.prefill and self.target is not None and type(self.target) is cls:
+            try:
+                config = self.target.get_config()
+            except NotImplementedError:
+                config = {}
+        rows, fields = [], {}
+        params = constructor_params(cls)
+        if "name" not in [k for k, _ in params]:
+            params.append(("name", None))
+        for arg, default in params:
+            if arg in config:
+                value = config[arg]
+            elif arg == "name":
+                value = self.target.name if config else self.name_for(cls)
+            else:
+                value = default
+            required = value is inspect.Parameter.empty
+            text = "" if required else value_text(value)
+            box = widgets.Text(value=text, description=arg,
+                               placeholder="required" if required else "",
+                               style={"description_width": "150px"},
+                               layout=widgets.Layout(width="98%"))
+            box.add_class(f"kw-field-{arg}")
+            fields[arg] = (box, text, None if required else value)
+            rows.append(box)
+        self.fields = fields
+        self.fields_box.children = rows
+
+    def set(self, **values):
+        """Type into fields, as a person would: ``form.set(units="128")``."""
+        for arg, text in values.items():
+            if arg not in self.fields:
+                raise EditError(f"{self.picker.value} has no argument '{arg}'; arguments: "
+                                f"{', '.join(self.fields)}.")
+            self.fields[arg][0].value = str(text)
+
+    def values(self):
+        """``(class, kwargs)`` from the form. A field left as it was prefilled gives the exact
+        value behind it; an emptied optional field is left out (the class default)."""
+        name = self.picker.value
+        if not name:
+            raise EditError("Pick a layer class first.")
+        cls = self.classes[name]
+        kwargs = {}
+        for arg, (box, shown, value) in self.fields.items():
+            text = box.value
+            if text == shown and shown != "":
+                kwargs[arg] = value
+            elif text.strip() == "":
+                if shown == "" and value is None and arg != "name":
+                    raise EditError(f"{name}: the argument '{arg}' is required.")
+            else:
+                kwargs[arg] = parse_value(arg, text)
+        return cls, kwargs
+
+    def changed(self):
+        """``{argument: value}`` of the fields whose text was changed since they were filled."""
+        cls, kwargs = self.values()
+        return {arg: kwargs.get(arg) for arg, (box, shown, _) in self.fields.items()
+                if box.value != shown}
+
+    def build(self):
+        """A new layer from the form. Raises ``EditError`` with the class's own complaint."""
+        cls, kwargs = self.values()
+        try:
+            return cls(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - the class's refusal becomes a sentence
+            shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "name")
+            raise EditError(f"{cls.__name__}({shown}) cannot be made: {first_line(exc)}") from None

@@ -1,0 +1,65 @@
+"""What an edit did to the layers and their weights, and the result an edit returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class EditReport:
+    """What happened to every layer, keyed by layer path (``"name"`` or ``"outer/inner"``).
+
+    Every layer of the new model (nested models and their members included; ``keras.ops``
+    operations are not layers) is in exactly one of:
+
+    - ``kept``: every variable copied bit for bit (an untouched layer without weights counts too);
+    - ``reinitialized``: ``{path: reason}``, at least one variable is fresh; the reason names which
+      and why (a shape that no longer fits, ``weights="reinit"``);
+    - ``added``: a path that did not exist in the source (an inserted layer, a replacement with a
+      new name, a renamed layer).
+
+    ``removed`` lists the source layers that are gone. ``notes`` are sentences worth reading (a
+    rename, an insert after every call of a shared layer, a save that needs ``safe_mode=False``).
+    """
+
+    kept: list = field(default_factory=list)
+    reinitialized: dict = field(default_factory=dict)
+    added: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    @property
+    def changed(self):
+        """Paths that an editor should highlight: added or reinitialized."""
+        return list(self.added) + list(self.reinitialized)
+
+    def __str__(self):
+        lines = [f"EditReport: {len(self.kept)} kept, {len(self.reinitialized)} reinitialized, "
+                 f"{len(self.added)} added, {len(self.removed)} removed"]
+        if self.added:
+            lines.append("  added: " + ", ".join(self.added))
+        if self.removed:
+            lines.append("  removed: " + ", ".join(self.removed))
+        if self.reinitialized:
+            lines.append("  reinitialized:")
+            lines.extend(f"    {path}: {why}" for path, why in self.reinitialized.items())
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p, cycle):  # IPython shows str(), not the dataclass repr
+        p.text(str(self))
+
+
+@dataclass
+class EditResult:
+    """An edit's outcome: ``model`` (a new ``keras.Model``) and ``report`` (:class:`EditReport`).
+
+    ``edit`` is the :class:`keras_widget.surgery.Edit` that made it (for history and code export).
+    """
+
+    model: object
+    report: EditReport
+    edit: object = None
+
+    def __iter__(self):  # ``model, report = kw.replace_layer(...)``
+        yield self.model
+        yield self.report

@@ -1,0 +1,346 @@
+"""Edits of a functional model: an edit and a model in, a new model and an ``EditReport`` out.
+
+How every edit works: the edit becomes a :class:`Plan` (what happens at which layer path or call
+site), then :class:`Rebuilder` walks the source graph call by call, in topological order, and calls
+a copy of each operation on the new tensors, applying the plan as it goes. Shared layers are copied
+once, so they stay shared; nested models are rebuilt as nested models. That walk runs with
+variables left uninitialized (see :mod:`keras_widget.weights`): it is the dry run in which every
+shape is checked, and any failure becomes an ``EditError`` before a single weight is allocated.
+Then each variable is filled from the source by layer path, name and shape.
+
+The source model is only read. Nothing here imports ipywidgets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import keras
+import networkx as nx
+from keras import tree
+
+from . import graph as g
+from .clone import copy_layer, copy_operation, first_line
+from .errors import EditError
+from .report import EditReport, EditResult
+from .weights import Assignment, DeferredVariables, match
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan: what the walk does where.
+
+
+@dataclass
+class Replace:
+    layer: object  # what the person gave us; we use a copy of it
+    policy: str = "auto"
+
+
+@dataclass
+class Delete:
+    pass
+
+
+@dataclass
+class Reconfigure:
+    overrides: dict
+    policy: str = "auto"
+
+
+@dataclass
+class Plan:
+    """Everything one rebuild does, keyed by source layer path or by Keras node (call site).
+
+    ``description`` starts every error message, e.g. ``"replace_layer('d2')"``.
+    """
+
+    description: str
+    target: str | None = None
+    layers: dict = field(default_factory=dict)  # source path -> Replace | Delete | Reconfigure
+    after: dict = field(default_factory=dict)  # path or id(keras node) -> [layer, ...]
+    before: dict = field(default_factory=dict)  # id(keras node) -> [layer, ...]
+    input_shapes: dict = field(default_factory=dict)  # input layer name -> batch shape
+    inline: set = field(default_factory=set)  # nested model paths whose members move up
+    outputs: object = None  # new output structure of *source* tensors, or None for unchanged
+    default_policy: str = "auto"
+    notes: list = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# The walk.
+
+
+class Rebuilder:
+    """Builds the new model for a :class:`Plan`. Use :func:`rebuild`."""
+
+    def __init__(self, source, plan):
+        self.source = source
+        self.plan = plan
+        self.new_ops = {}  # id(source op) -> its copy: a shared layer is copied once
+        self.inserted = {}  # id(layer the person gave) -> its copy
+        self.assignments = []
+
+    # -- levels (the top model, each nested model) -------------------------------------------
+
+    def level(self, model, src_prefix, new_prefix, inputs=None, needed=None):
+        """Rebuild one functional graph; returns ``(new inputs struct, new outputs struct)``.
+
+        ``inputs``: new tensors standing in for the model's inputs (an inlined nested model), or
+        ``None`` to make new ``Input``s. ``needed``: the Keras nodes to keep (others are dropped).
+        """
+        fm = g.require_functional(model)
+        tmap = {}
+        if inputs is None:
+            new_inputs = [self.new_input(t, src_prefix) for t in fm.inputs]
+        else:
+            new_inputs = list(inputs)
+        for t, n in zip(fm.inputs, new_inputs):
+            tmap[id(t)] = n
+        for site in g.call_sites(model):
+            if site.node.is_input or (needed is not None and id(site.node) not in needed):
+                continue
+            self.node(site, src_prefix, new_prefix, tmap)
+        if self.plan.outputs is not None and src_prefix == "" and inputs is None:
+            outputs_struct = self.plan.outputs
+        else:
+            outputs_struct = fm._outputs_struct
+        outputs = tree.map_structure(lambda t: tmap[id(t)], outputs_struct)
+        return tree.pack_sequence_as(fm._inputs_struct, new_inputs), outputs
+
+    def new_input(self, tensor, src_prefix, shape=None):
+        """A new ``Input`` for a source input tensor; ``shape`` (with batch axis) overrides."""
+        op = tensor._keras_history.operation
+        if isinstance(op, keras.layers.InputLayer):
+            config = op.get_config()
+        else:
+            config = {"batch_shape": tuple(tensor.shape), "dtype": tensor.dtype,
+                      "name": getattr(tensor, "name", None)}
+        if src_prefix == "" and config.get("name") in self.plan.input_shapes:
+            shape = self.plan.input_shapes[config["name"]]
+        if shape is not None:
+            config["batch_shape"] = tuple(shape)
+            config.pop("shape", None)
+            config.pop("batch_size", None)
+        return keras.layers.InputLayer.from_config(config).output
+
+    def node(self, site, src_prefix, new_prefix, tmap):
+        op, knode = site.op, site.node
+        path = src_prefix + op.name
+        args, kwargs = knode.arguments.fill_in(tmap)
+        befores = self.plan.before.get(id(knode))
+        if befores:
+            (x,) = [t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
+            y = self.insert_chain(befores, x, new_prefix)
+            args, kwargs = tree.map_structure(lambda a: y if a is x else a, (args, kwargs))
+        directive = self.plan.layers.get(path)
+        if isinstance(directive, Delete):
+            outputs = [t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
+        elif path in self.plan.inline:
+            flat_in = [t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
+            _, outs = self.level(op, path + "/", new_prefix, inputs=flat_in)
+            outputs = tree.flatten(outs)
+        else:
+            new_op = self.op_for(op, path, new_prefix, args, kwargs, knode)
+            outputs = tree.flatten(self.call(new_op, path, args, kwargs))
+        afters = self.plan.after.get(id(knode)) or self.plan.after.get(path)
+        if afters:
+            outputs = [self.insert_chain(afters, outputs[0], new_prefix)]
+        for t, n in zip(knode.outputs, outputs):
+            tmap[id(t)] = n
+
+    def insert_chain(self, layers, x, new_prefix):
+        for layer in layers:
+            new = self.inserted.get(id(layer))
+            if new is None:
+                new, _ = copy_layer(layer)
+                self.inserted[id(layer)] = new
+                donors = [layer] if getattr(layer, "built", False) and layer.weights else []
+                self.assignments.append(Assignment(new_prefix + new.name, new, donors))
+            x = self.call(new, new_prefix + new.name, (x,), {})
+        return x
+
+    def op_for(self, op, path, new_prefix, args, kwargs, knode):
+        """The copy of ``op`` for the new graph (made at its first call, reused after)."""
+        new = self.new_ops.get(id(op))
+        if new is not None:
+            return new
+        directive = self.plan.layers.get(path)
+        policy = getattr(directive, "policy", self.plan.default_policy)
+        if isinstance(directive, Replace):
+            new, live = copy_layer(directive.layer)
+            own = directive.layer if directive.layer.weights else None
+            donors = [own] if own is not None else []
+            if policy != "reinit":
+                donors.append(op)
+        elif not isinstance(op, keras.layers.Layer):
+            new = copy_operation(op)
+            donors = None
+        elif g.is_nested_model(op):
+            new = self.nested(op, path, new_prefix, args, kwargs)
+            donors = None
+        else:
+            overrides = directive.overrides if isinstance(directive, Reconfigure) else None
+            new, live = copy_layer(op, overrides)
+            donors = [op] if policy != "reinit" else []
+            if live and op.weights:
+                self.check_live_shapes(op, path, args, kwargs, knode)
+        if donors is not None:
+            self.assignments.append(Assignment(new_prefix + new.name, new, donors, policy,
+                                               target=self.plan.target))
+        self.new_ops[id(op)] = new
+        return new
+
+    def nested(self, model, path, new_prefix, args, kwargs):
+        """Rebuild a nested model for the tensors it is first called on (shapes may be new)."""
+        fm = g.functional_of(model)
+        directive = self.plan.layers.get(path)
+        name = model.name
+        if isinstance(directive, Reconfigure) and "name" in directive.overrides:
+            name = directive.overrides["name"]
+        outer = [t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
+        inputs = []
+        for t, arg in zip(fm.inputs, outer):
+            inputs.append(self.new_input(t, path + "/", _follow_shape(t.shape, arg.shape)))
+        inputs_struct = tree.pack_sequence_as(fm._inputs_struct, inputs)
+        tmap_inputs = tree.flatten(inputs_struct)
+        _, outputs = self.level(model, path + "/", new_prefix + name + "/", inputs=tmap_inputs)
+        try:
+            new = keras.Model(inputs_struct, outputs, name=name)
+        except Exception as exc:  # noqa: BLE001
+            raise EditError(f"{self.plan.description}: nested model '{path}' cannot be rebuilt: "
+                            f"{first_line(exc)}", target=self.plan.target, layer=path) from None
+        if not model.trainable:
+            new.trainable = False
+        return new
+
+    def check_live_shapes(self, op, path, args, kwargs, knode):
+        new_shapes = [tuple(t.shape) for t in tree.flatten((args, kwargs))
+                      if isinstance(t, keras.KerasTensor)]
+        old_shapes = [tuple(t.shape) for t in knode.input_tensors]
+        if new_shapes != old_shapes:
+            raise EditError(
+                f"{self.plan.description}: layer '{path}' ({type(op).__name__}) cannot be rebuilt "
+                f"from its config, and its input shape would change from {_shapes(old_shapes)} to "
+                f"{_shapes(new_shapes)}, which its weights do not fit. Give "
+                f"{type(op).__name__} a get_config() so that it can be rebuilt.",
+                target=self.plan.target, layer=path)
+
+    def call(self, new_op, path, args, kwargs):
+        try:
+            return new_op(*args, **kwargs)
+        except EditError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every shape failure becomes a sentence
+            if "stateless scope" in str(exc):
+                raise _NeedsInitializedVariables() from None
+            shapes = [tuple(t.shape) for t in tree.flatten((args, kwargs))
+                      if isinstance(t, keras.KerasTensor)]
+            reason = first_line(exc)
+            if "batch size" in reason and "static" in reason:
+                reason += (". Fix the batch size first: kw.set_input_shape(model, shape, "
+                           "batch_size=N)")
+            raise EditError(
+                f"{self.plan.description} cannot be built: layer '{path}' "
+                f"({type(new_op).__name__}) cannot take input {_shapes(shapes)}: {reason}",
+                target=self.plan.target, layer=path, cause=exc) from None
+
+
+class _NeedsInitializedVariables(Exception):
+    """A layer made a variable from a value during its call: rebuild without deferral."""
+
+
+def _shapes(shapes):
+    if len(shapes) == 1:
+        return f"of shape {shapes[0]}"
+    return "of shapes " + " and ".join(str(s) for s in shapes)
+
+
+def _follow_shape(declared, actual):
+    """A nested model's input shape for the tensor it now receives: keep its free (``None``)
+    axes, take the received size elsewhere, and a fixed batch size always."""
+    declared, actual = tuple(declared), tuple(actual)
+    if len(declared) != len(actual):
+        return actual
+    return tuple(a if (i == 0 or d is not None) else None
+                 for i, (d, a) in enumerate(zip(declared, actual)))
+
+
+def needed_nodes(model, output_tensors):
+    """The Keras nodes of ``model``'s own graph that ``output_tensors`` depend on (inputs too)."""
+    sites = g.call_sites(model)
+    dag = nx.DiGraph()
+    producer = {}
+    for s in sites:
+        dag.add_node(id(s.node))
+        for t in s.node.outputs:
+            producer[id(t)] = id(s.node)
+        for t in s.node.input_tensors:
+            if id(t) in producer:
+                dag.add_edge(producer[id(t)], id(s.node))
+    keep = {id(s.node) for s in sites if s.node.is_input}
+    for t in output_tensors:
+        n = producer[id(t)]
+        keep |= {n} | nx.ancestors(dag, n)
+    return keep
+
+
+def rebuild(source, plan):
+    """Build the new model for ``plan``; returns an :class:`EditResult` (without ``edit``).
+
+    Raises ``EditError`` before any variable is allocated when the edit cannot give a valid model.
+    """
+    try:
+        return _rebuild(source, plan, deferred=True)
+    except _NeedsInitializedVariables:
+        return _rebuild(source, plan, deferred=False)
+
+
+def _rebuild(source, plan, deferred):
+    rb = Rebuilder(source, plan)
+    needed = None
+    if plan.outputs is not None:
+        needed = needed_nodes(source, tree.flatten(plan.outputs))
+    dv = DeferredVariables(enabled=deferred)
+    try:
+        with dv:
+            inputs, outputs = rb.level(source, "", "", needed=needed)
+        try:
+            new = keras.Model(inputs, outputs, name=source.name)
+        except Exception as exc:  # noqa: BLE001
+            raise EditError(f"{plan.description} cannot give a model: {first_line(exc)}",
+                            target=plan.target, cause=exc) from None
+        if not source.trainable:
+            new.trainable = False
+        values = {}
+        for a in rb.assignments:
+            values.update(match(a))
+        dv.fill(values, {id(v) for v in new.variables})
+    except BaseException:
+        dv.discard()
+        raise
+    return EditResult(new, make_report(source, new, rb.assignments, plan.notes))
+
+
+def make_report(source, new, assignments, notes=()):
+    """Sort every layer of ``new`` into kept / reinitialized / added; list ``removed``."""
+    src_paths = [p for p, _ in g.iter_layers(source)]
+    src_set = set(src_paths)
+    reasons = {a.path: a.reasons for a in assignments if a.reasons}
+    report = EditReport(notes=list(notes))
+    new_paths = []
+    for path, layer in g.iter_layers(new):
+        new_paths.append(path)
+        if path not in src_set:
+            report.added.append(path)
+        elif g.is_nested_model(layer):
+            inner = [p for p in reasons if p.startswith(path + "/")]
+            if inner:
+                report.reinitialized[path] = "new weights in " + ", ".join(inner)
+            else:
+                report.kept.append(path)
+        elif path in reasons:
+            report.reinitialized[path] = "; ".join(reasons[path])
+        else:
+            report.kept.append(path)
+    new_set = set(new_paths)
+    report.removed = [p for p in src_paths if p not in new_set]
+    return report

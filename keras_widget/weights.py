@@ -1,0 +1,182 @@
+"""Fill the new model's variables from the source by layer path, variable name and shape.
+
+The new graph is built inside a ``keras.StatelessScope`` that leaves variables uninitialized (no
+memory, no initializer run): that build is the dry run. Only when it succeeds is each variable
+given its value: the matched source value (a copy), or its initializer's value when nothing fits.
+So weights that are copied are never randomly initialized first, and a failed edit allocates
+nothing.
+
+Matching never uses positions in ``get_weights()``: a variable is found in its donor layer by its
+name and its rank among the donor's variables of that name (``kernel`` #0, ``bias`` #0, ...), and
+is copied only if the shapes are equal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import keras
+from keras.src.backend.common import global_state
+
+from .errors import EditError
+
+POLICIES = ("auto", "reinit", "keep")
+
+
+def check_policy(weights):
+    if weights not in POLICIES:
+        raise EditError(f"weights= must be one of {', '.join(map(repr, POLICIES))}; "
+                        f"got {weights!r}.")
+    return weights
+
+
+def _deferred_supported():
+    from keras.src.backend.common.variables import Variable
+
+    return all(hasattr(Variable, a) for a in ("_deferred_initialize", "_initialize"))
+
+
+DEFERRED = _deferred_supported()
+
+
+class DeferredVariables:
+    """Context in which new variables are created without values, filled in later by :meth:`fill`.
+
+    With ``enabled=False`` (or where this Keras lacks the hooks) variables are ordinary, already
+    initialized ones, and :meth:`fill` assigns instead. That is needed when a layer creates a
+    variable from a value while it is called (a stateful RNN's states).
+    """
+
+    def __init__(self, enabled=True):
+        self.enabled = enabled and DEFERRED
+        self.created = []
+        self._scope = None
+        self._before = set()
+
+    def __enter__(self):
+        if self.enabled:
+            self._before = {id(v) for v in _pending()}
+            self._scope = keras.StatelessScope(initialize_variables=False)
+            self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._scope is not None:
+            self._scope.__exit__(*exc)
+            self.created = [v for v in _pending() if id(v) not in self._before]
+        return False
+
+    def discard(self):
+        """Forget the variables made here (a failed edit): they will never be initialized."""
+        ids = {id(v) for v in self.created}
+        global_state.set_global_attribute(
+            "uninitialized_variables", [v for v in _pending() if id(v) not in ids])
+        self.created = []
+
+    def fill(self, values, wanted):
+        """Give each created variable in ``wanted`` (a set of ids) its value, forget the rest.
+
+        ``values`` maps ``id(variable)`` to the source variable to copy; variables not in it get
+        their initializer's value. Without deferred variables, copies are assigned instead.
+        """
+        if not self.enabled:
+            for target, source in values.values():
+                target.assign(_value_for(target, source))
+            return
+        created_ids = set()
+        for v in self.created:
+            created_ids.add(id(v))
+            if id(v) not in wanted:
+                continue
+            entry = values.get(id(v))
+            if entry is None:
+                v._deferred_initialize()
+            else:
+                v._initialize(_value_for(v, entry[1]))
+                v._initializer = None
+        for target, source in values.values():
+            # Variables that exist already (live copies) hold the source values; assign anyway so
+            # that a donor other than the copied object wins.
+            if id(target) not in created_ids:
+                target.assign(_value_for(target, source))
+        self.discard()
+
+
+def _pending():
+    return global_state.get_global_attribute("uninitialized_variables", []) or []
+
+
+def _value_for(target, source):
+    value = keras.ops.convert_to_tensor(source)
+    if keras.backend.standardize_dtype(value.dtype) != target.dtype:
+        value = keras.ops.cast(value, target.dtype)
+    return value
+
+
+def _keyed(variables):
+    """``{(name, rank): variable}``, rank counting earlier variables of the same name."""
+    seen, out = {}, {}
+    for v in variables:
+        rank = seen.get(v.name, 0)
+        seen[v.name] = rank + 1
+        out[(v.name, rank)] = v
+    return out
+
+
+@dataclass
+class Assignment:
+    """Where one layer of the new model takes its weights from.
+
+    ``donors``: layers whose variables may be copied, first choice first (a replacement's own
+    built weights, then the layer it replaces). ``policy``: ``"auto"``, ``"reinit"`` or
+    ``"keep"``. ``target``: the edit's target, for the message of a refused ``"keep"``.
+    """
+
+    path: str
+    layer: object
+    donors: list
+    policy: str = "auto"
+    target: str | None = None
+    reasons: list = field(default_factory=list)
+
+
+def match(assignment):
+    """``{id(new variable): (new variable, source variable)}`` for every variable that fits.
+
+    Records, in ``assignment.reasons``, one sentence per variable that stays fresh. Raises
+    ``EditError`` under ``policy="keep"`` when one does not fit.
+    """
+    out = {}
+    new_vars = assignment.layer.weights
+    donor_maps = [_keyed(d.weights) for d in assignment.donors]
+    for key, v in _keyed(new_vars).items():
+        found = None
+        mismatch = None
+        for dm in donor_maps:
+            src = dm.get(key)
+            if src is None:
+                continue
+            if tuple(src.shape) == tuple(v.shape):
+                found = src
+                break
+            mismatch = mismatch or src
+        if found is not None:
+            out[id(v)] = (v, found)
+            continue
+        if mismatch is not None:
+            why = (f"{v.name} {tuple(v.shape)} is new: the source {mismatch.name} "
+                   f"{tuple(mismatch.shape)} does not fit")
+        elif assignment.policy == "reinit":
+            why = f"{v.name} {tuple(v.shape)} is new: weights='reinit'"
+        elif assignment.donors:
+            why = f"{v.name} {tuple(v.shape)} is new: the source layer has no variable '{v.name}'"
+        else:
+            why = f"{v.name} {tuple(v.shape)} is new"
+        if assignment.policy == "keep":
+            shapes = (f"{tuple(mismatch.shape)} against {tuple(v.shape)}" if mismatch is not None
+                      else f"no source variable for {v.name} {tuple(v.shape)}")
+            raise EditError(
+                f"weights='keep' cannot be met for '{assignment.target or assignment.path}': "
+                f"layer '{assignment.path}' {v.name} does not fit: {shapes}.",
+                target=assignment.target, layer=assignment.path)
+        assignment.reasons.append(why)
+    return out
