@@ -67,7 +67,7 @@ class ModelEditor(widgets.VBox):
         self.title = widgets.HTML()
         self.details = widgets.HTML("<i>Click a layer in the graph.</i>")
         self.action = widgets.ToggleButtons(options=ACTIONS, value="replace",
-                                            style={"button_width": "92px"})
+                                            style={"button_width": "auto"})
         self.new_name = widgets.Text(description="new name", style={"description_width": "80px"})
         self.weights = widgets.Dropdown(options=["auto", "reinit", "keep"], value="auto",
                                         description="weights", style={"description_width": "80px"},

@@ -125,7 +125,7 @@ class LayerForm:
         out = []
         for cat, group in self.groups.items():
             for cls in group:
-                label = f"{cls.__name__}  ·  {cat}"
+                label = f"{cls.__name__} · {cat}"
                 if not query or query in label.lower():
                     out.append((label, cls.__name__))
         return out

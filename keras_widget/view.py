@@ -111,8 +111,13 @@ class GraphView:
     def __init__(self, on_click=None, height="640px"):
         self.widget = CytoscapeWidget(layout=widgets.Layout(height=height, width="100%"))
         self.widget.set_style(stylesheet())
+        # fit=False: boxes stay readable at zoom 1 (a fitted 150-layer model is unreadably
+        # small), and the view does not depend on the canvas size at the moment it is first
+        # drawn, which widget layout can still change right after.
         self.widget.set_layout(name="dagre", rankDir="TB", nodeSep=24, rankSep=36, padding=12,
-                               animate=False)
+                               animate=False, fit=False)
+        self.widget.min_zoom = 0.05
+        self.widget.max_zoom = 4.0
         # No tooltip key in our data: a click selects, it does not pop a tooltip up.
         self.widget.set_tooltip_source("no-tooltip")
         self.widget.user_zooming_enabled = True

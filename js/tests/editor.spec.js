@@ -1,0 +1,140 @@
+// The editor in a real JupyterLab: open a notebook, run it, click a layer on the canvas like a
+// person, pick a class, fill the fields, press Apply, and check that the summary and the graph
+// changed. Screenshots go to artifacts/e2e/.
+const { test, expect } = require('@playwright/test');
+const path = require('path');
+
+const token = process.env.JUPYTER_TOKEN || '';
+const shots = path.join(__dirname, '..', '..', 'artifacts', 'e2e');
+
+async function openAndRun(page, notebook) {
+  // A workspace of its own, so that no tab of another test is open behind this one.
+  const workspace = notebook.replace('.ipynb', '');
+  await page.goto(`/lab/workspaces/${workspace}/tree/artifacts/e2e/notebooks/${notebook}` +
+                  `?reset&token=${token}`);
+  await page.locator('.jp-Notebook').first().waitFor({ timeout: 120_000 });
+  // Wait for the kernel to be ready before running (the toolbar shows its status).
+  await expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').first())
+    .toBeVisible({ timeout: 120_000 });
+  await page.getByRole('menuitem', { name: 'Run', exact: true }).click();
+  await page.getByRole('menuitem', { name: 'Run All Cells', exact: true }).click();
+  const graph = page.locator('.kw-graph').first();
+  await graph.waitFor({ timeout: 180_000 });
+  await graph.scrollIntoViewIfNeeded();
+  // The layout has run once every node has a position inside the canvas.
+  await expect.poll(() => nodeIds(page), { timeout: 60_000 }).not.toEqual([]);
+  await page.waitForTimeout(500);
+  return graph;
+}
+
+function nodeIds(page) {
+  return page.evaluate(() => {
+    const el = document.querySelector('.kw-graph');
+    const cy = el && el._cyreg && el._cyreg.cy;
+    return cy ? cy.nodes().map((n) => n.id()) : [];
+  });
+}
+
+function nodeLabels(page) {
+  return page.evaluate(() => {
+    const cy = document.querySelector('.kw-graph')._cyreg.cy;
+    return Object.fromEntries(cy.nodes().map((n) => [n.id(), n.data('label')]));
+  });
+}
+
+// Where a node is drawn, in page coordinates: the cytoscape instance tells where inside its
+// canvas; the canvas tells where it is on the page.
+async function clickNode(page, id) {
+  await page.locator('.kw-graph').first().scrollIntoViewIfNeeded();
+  const point = await page.evaluate((nodeId) => {
+    const el = document.querySelector('.kw-graph');
+    const cy = el._cyreg.cy;
+    const node = cy.getElementById(nodeId);
+    if (node.empty()) return null;
+    const p = node.renderedPosition();
+    const box = el.getBoundingClientRect();
+    return { x: box.left + p.x, y: box.top + p.y };
+  }, id);
+  expect(point, `node ${id} is drawn`).not.toBeNull();
+  await page.mouse.click(point.x, point.y);
+}
+
+async function field(page, name) {
+  return page.locator(`.kw-field-${name} input`).first();
+}
+
+test('click a Dense layer, widen it and change its activation', async ({ page }) => {
+  await openAndRun(page, 'mlp.ipynb');
+  const summary = page.locator('.kw-summary').first();
+  await expect(summary).toContainText('d2 (Dense)');
+  const before = await summary.innerText();
+  expect(before).toContain('(None, 64)');
+  await page.screenshot({ path: path.join(shots, 'mlp-1-opened.png'), fullPage: false });
+
+  await clickNode(page, 'd2');
+  await expect(page.locator('.kw-title').first()).toContainText('d2');
+  await expect(page.locator('.kw-details').first()).toContainText('(None, 64)');
+  // The picker shows the clicked layer's class, the fields its config.
+  await expect(page.locator('.kw-picker select').first()).toHaveValue('Dense · dense');
+  await expect(await field(page, 'units')).toHaveValue('64');
+
+  await (await field(page, 'units')).fill('128');
+  await (await field(page, 'activation')).fill('sigmoid');
+  await page.locator('.kw-apply button, button.kw-apply').first().click();
+
+  await expect(summary).toContainText('(None, 128)');
+  await expect(page.locator('.kw-status').first()).toContainText('reinitialized');
+  await expect(page.locator('.kw-status').first()).toContainText('head');
+  const labels = await nodeLabels(page);
+  expect(labels['d2']).toContain('(None, 128)');
+  expect(labels['head']).toContain('(None, 10)');
+  expect(await summary.innerText()).not.toEqual(before);
+  await page.screenshot({ path: path.join(shots, 'mlp-2-applied.png'), fullPage: false });
+
+  // A value that is not a value: the panel says so, nothing changes.
+  await clickNode(page, 'd1');
+  await expect(page.locator('.kw-title').first()).toContainText('d1');
+  await (await field(page, 'units')).fill('lots of');
+  await page.locator('.kw-apply button, button.kw-apply').first().click();
+  await expect(page.locator('.kw-status').first()).toContainText('is not a value');
+  await expect(summary).toContainText('(None, 128)');
+  expect((await nodeLabels(page))['d1']).toContain('(None, 64)');
+  await page.screenshot({ path: path.join(shots, 'mlp-3-error.png'), fullPage: false });
+});
+
+test('replace the Conv2D before a MaxPooling2D by an AveragePooling2D', async ({ page }) => {
+  await openAndRun(page, 'cnn.ipynb');
+  const summary = page.locator('.kw-summary').first();
+  await expect(summary).toContainText('conv2 (Conv2D)');
+  const idsBefore = await nodeIds(page);
+  expect(idsBefore).toContain('conv2');
+
+  await clickNode(page, 'conv2');
+  await expect(page.locator('.kw-title').first()).toContainText('conv2');
+  await page.locator('.kw-search input').first().fill('AveragePooling');
+  await page.locator('.kw-picker select').first().selectOption({ label: 'AveragePooling2D · pooling' });
+  await expect(await field(page, 'pool_size')).toBeVisible();
+  await (await field(page, 'pool_size')).fill('2');
+  await page.locator('.kw-apply button, button.kw-apply').first().click();
+
+  await expect(summary).toContainText('AveragePooling2D');
+  await expect(summary).not.toContainText('conv2 (Conv2D)');
+  const status = page.locator('.kw-status').first();
+  await expect(status).toContainText('added: average_pooling2d');
+  await expect(status).toContainText('dense: kernel (72, 10) is new');
+  const ids = await nodeIds(page);
+  expect(ids).toContain('average_pooling2d');
+  expect(ids).not.toContain('conv2');
+  const classes = await page.evaluate(() => {
+    const cy = document.querySelector('.kw-graph')._cyreg.cy;
+    return Object.fromEntries(cy.nodes().map((n) => [n.id(), n.classes().join(' ')]));
+  });
+  expect(classes['average_pooling2d']).toContain('added');
+  expect(classes['dense']).toContain('reinitialized');
+  await page.screenshot({ path: path.join(shots, 'cnn-applied.png'), fullPage: false });
+
+  // Undo brings the convolution back.
+  await page.locator('.kw-undo button, button.kw-undo').first().click();
+  await expect(summary).toContainText('conv2 (Conv2D)');
+  expect(await nodeIds(page)).toContain('conv2');
+});
