@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import keras
+
 
 @dataclass
 class EditReport:
@@ -63,3 +65,42 @@ class EditResult:
     def __iter__(self):  # ``model, report = kw.replace_layer(...)``
         yield self.model
         yield self.report
+
+
+def saving_notes(model):
+    """Sentences about what ``model.save`` / ``keras.models.load_model`` will need.
+
+    A ``Lambda`` around a Python function loads back only with ``safe_mode=False``; a custom layer
+    class that is not registered (``@keras.saving.register_keras_serializable``) cannot be loaded
+    at all until it is. The edit itself never needed either: layers are copied as live objects.
+    """
+    from .graph import iter_layers
+
+    lambdas, functions, unregistered = [], [], {}
+    for path, layer in iter_layers(model):
+        if isinstance(layer, keras.layers.Lambda):
+            fn = layer.function
+            if getattr(fn, "__name__", "<lambda>") == "<lambda>":
+                lambdas.append(path)
+            elif keras.saving.get_registered_object(keras.saving.get_registered_name(fn)) is not fn:
+                functions.append((path, fn.__name__))
+        cls = type(layer)
+        if cls.__module__.startswith("keras.") or isinstance(layer, keras.Model):
+            continue
+        name = keras.saving.get_registered_name(cls)
+        if keras.saving.get_registered_object(name) is not cls:
+            unregistered.setdefault(cls.__name__, []).append(path)
+    notes = []
+    if lambdas:
+        notes.append(f"Saving: {', '.join(repr(p) for p in lambdas)} "
+                     f"{'is a Lambda' if len(lambdas) == 1 else 'are Lambdas'} around Python code; "
+                     "model.save works, but keras.models.load_model needs safe_mode=False to load "
+                     "it back (only do that for files you trust).")
+    for path, fn_name in functions:
+        notes.append(f"Saving: the Lambda {path!r} calls {fn_name}(); keras.models.load_model finds "
+                     f"it only if it is registered or passed in custom_objects.")
+    for cls_name, paths in unregistered.items():
+        notes.append(f"Saving: {cls_name} ({', '.join(repr(p) for p in paths)}) is not "
+                     f"serializable: register it with @keras.saving.register_keras_serializable() "
+                     f"before saving, or the model cannot be loaded again.")
+    return notes

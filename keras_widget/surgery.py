@@ -21,7 +21,7 @@ from keras import tree
 from . import graph as g
 from .clone import copy_layer, copy_operation, first_line
 from .errors import EditError
-from .report import EditReport, EditResult
+from .report import EditReport, EditResult, saving_notes
 from .weights import Assignment, DeferredVariables, match
 
 
@@ -96,15 +96,26 @@ class Rebuilder:
         for t, n in zip(fm.inputs, new_inputs):
             tmap[id(t)] = n
         for site in g.call_sites(model):
-            if site.node.is_input or (needed is not None and id(site.node) not in needed):
+            if needed is not None and id(site.node) not in needed:
                 continue
-            self.node(site, src_prefix, new_prefix, tmap)
+            if site.node.is_input:
+                self.input_inserts(site, src_prefix, new_prefix, tmap)
+            else:
+                self.node(site, src_prefix, new_prefix, tmap)
         if self.plan.outputs is not None and src_prefix == "" and inputs is None:
             outputs_struct = self.plan.outputs
         else:
             outputs_struct = fm._outputs_struct
         outputs = tree.map_structure(lambda t: tmap[id(t)], outputs_struct)
         return tree.pack_sequence_as(fm._inputs_struct, new_inputs), outputs
+
+    def input_inserts(self, site, src_prefix, new_prefix, tmap):
+        """Layers inserted after an input: its consumers read them, the input stays the input."""
+        afters = (self.plan.after.get(id(site.node)) or
+                  self.plan.after.get(src_prefix + site.op.name))
+        if afters:
+            (t,) = site.node.outputs
+            tmap[id(t)] = self.insert_chain(afters, tmap[id(t)], new_prefix)
 
     def new_input(self, tensor, src_prefix, shape=None):
         """A new ``Input`` for a source input tensor; ``shape`` (with batch axis) overrides."""
@@ -325,7 +336,7 @@ def make_report(source, new, assignments, notes=()):
     src_paths = [p for p, _ in g.iter_layers(source)]
     src_set = set(src_paths)
     reasons = {a.path: a.reasons for a in assignments if a.reasons}
-    report = EditReport(notes=list(notes))
+    report = EditReport(notes=list(notes) + saving_notes(new))
     new_paths = []
     for path, layer in g.iter_layers(new):
         new_paths.append(path)
