@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import re
 import types
 
 import keras
@@ -170,11 +171,19 @@ def copy_operation(op):
                         f"{first_line(exc)}", target=op.name, cause=exc) from None
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def first_line(exc):
-    """The first meaningful line of an exception message, without Keras's long appendices."""
-    text = str(exc).strip() or type(exc).__name__
+    """The first meaningful line of an exception message, without Keras's wrapping ("Exception
+    encountered when calling ...", "Arguments received by ...") or terminal colour codes."""
+    text = _ANSI.sub("", str(exc)).strip() or type(exc).__name__
     for line in text.splitlines():
         line = line.strip()
-        if line and not line.startswith("Traceback"):
-            return line
-    return text
+        if not line or line.startswith(("Traceback", "Exception encountered when calling",
+                                        "Error when deserializing class")):
+            continue
+        if line.startswith("Arguments received by"):
+            break
+        return line.removeprefix("Exception encountered: ")
+    return text.splitlines()[0]

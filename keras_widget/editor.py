@@ -93,7 +93,7 @@ class ModelEditor(widgets.VBox):
         panel = widgets.VBox(
             [self.title, self.details, widgets.HTML("<hr style='margin:4px 0'>"), self.action,
              self.action_box, widgets.HBox([self.apply_button]), self.status],
-            layout=widgets.Layout(width="40%", padding="0 0 0 8px", overflow_y="auto",
+            layout=widgets.Layout(width="40%", padding="0 0 0 8px", overflow="auto",
                                   max_height=height))
         self.view.widget.layout.width = "60%"
         toolbar = widgets.HBox([self.undo_button, self.redo_button, self.reset_button,
@@ -354,8 +354,12 @@ class ModelEditor(widgets.VBox):
                     marks.setdefault(node_id, set()).add("reinitialized")
         self.view.draw(self._graph, marks)
         self.summary.value = _pre(summary_text(self.model))
-        if self.selected is not None:
+        target = None
+        if report is not None and len(report.added) == 1:
+            target = report.added[0]  # what the edit made: inserted, replacing or renamed
+        elif self.selected is not None:
             target = self.selected if self.selected in self._graph else self.selected.split("#")[0]
+        if target is not None:
             if self._node_id(target) is not None:
                 self.select(target)
             else:
@@ -367,7 +371,7 @@ class ModelEditor(widgets.VBox):
         else:
             self.status.value = ""
         self.undo_button.disabled = len(self.history) == 0
-        self.redo_button.disabled = not self.history._undone
+        self.redo_button.disabled = not self.history.can_redo
         self.reset_button.disabled = len(self.history) == 0
         self._show_action()
 

@@ -108,7 +108,7 @@ class LayerForm:
         self.picker = widgets.Select(options=self._options(""), rows=8,
                                      layout=widgets.Layout(width="100%"))
         self.fields_box = widgets.VBox(layout=widgets.Layout(max_height="260px",
-                                                             overflow_y="auto"))
+                                                             overflow="auto"))
         self.widget = widgets.VBox([widgets.HTML("<b>Layer class</b>"), self.search, self.picker,
                                     widgets.HTML("<b>Arguments</b>"), self.fields_box])
         # CSS classes: stable handles for the browser tests (and for people's own styling).

@@ -319,5 +319,5 @@ def _suggest(model, path):
     names = [p for p, _ in iter_layers(model)]
     leaf = path.rsplit("/", 1)[-1]
     exact = [p for p in names if p.rsplit("/", 1)[-1] == leaf and p != path]
-    close = exact or difflib.get_close_matches(path, names, n=3)
+    close = exact or difflib.get_close_matches(path, names, n=3, cutoff=0.5)
     return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""

@@ -34,6 +34,10 @@ class History:
     def edits(self):
         return [r.edit for r in self._done]
 
+    @property
+    def can_redo(self):
+        return bool(self._undone)
+
     def __iter__(self):
         return iter(self.edits)
 

@@ -1,0 +1,224 @@
+"""ModelEditor in the kernel: what a click, the form and Apply do, without a browser (the browser
+tests in js/ do the same by clicking)."""
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+import keras_widget as kw
+from helpers import assert_identical, assert_unchanged, snapshot
+from keras_widget.view import elements, stylesheet
+
+
+def mlp():
+    inp = keras.Input((784,), name="pixels")
+    x = layers.Dense(64, activation="relu", name="d1")(inp)
+    x = layers.Dense(64, activation="relu", name="d2")(x)
+    out = layers.Dense(10, activation="softmax", name="head")(x)
+    return keras.Model(inp, out, name="mlp")
+
+
+def node_widgets(ed):
+    return {n.data["id"]: n for n in ed.cytoscape.graph.nodes}
+
+
+def test_view_draws_every_call_with_label_colour_and_arrows():
+    ed = kw.ModelEditor(mlp())
+    nodes = node_widgets(ed)
+    assert list(nodes) == ["pixels", "d1", "d2", "head"]
+    assert nodes["d2"].data["label"] == "d2\nDense\n(None, 64)"
+    assert "cat-dense" in nodes["d2"].classes and "cat-input" in nodes["pixels"].classes
+    edges = [(e.data["source"], e.data["target"]) for e in ed.cytoscape.graph.edges]
+    assert edges == [("pixels", "d1"), ("d1", "d2"), ("d2", "head")]
+    assert all("directed" in e.classes for e in ed.cytoscape.graph.edges)
+    layout = ed.cytoscape.get_layout()
+    assert layout["name"] == "dagre" and layout["rankDir"] == "TB"
+    style = {s["selector"]: s["style"] for s in stylesheet()}
+    assert style["edge"]["target-arrow-shape"] == "triangle"
+    assert style["node.cat-dense"]["background-color"] != style["node.cat-convolution"][
+        "background-color"]
+    # The click handler is registered before anything is displayed.
+    assert "click" in ed.cytoscape._interaction_handlers["node"]
+
+
+def test_nested_models_are_compound_nodes():
+    inner_in = keras.Input((4,), name="inner_in")
+    inner = keras.Model(inner_in, layers.Dense(3, name="id_1")(inner_in), name="inner")
+    inp = keras.Input((4,), name="x")
+    model = keras.Model(inp, layers.Dense(1, name="post")(inner(inp)))
+    els = elements(kw.to_networkx(model))
+    by_id = {n["data"]["id"]: n for n in els["nodes"]}
+    assert by_id["inner/id_1"]["data"]["parent"] == "inner"
+    assert "model" in by_id["inner"]["classes"]
+
+
+def test_click_fills_details_and_form_then_apply_rebuilds_and_redraws():
+    model = mlp()
+    snap = snapshot(model)
+    ed = kw.ModelEditor(model)
+    old_nodes = list(ed.cytoscape.graph.nodes)
+    old_summary = ed.summary.value
+    ed._graph  # noqa: B018
+    ed.view._clicked({"data": {"id": "d2"}})  # what the browser sends on a click
+    assert ed.selected == "d2"
+    assert "d2" in ed.title.value and "(None, 64)" in ed.details.value
+    assert "4,160" in ed.details.value  # parameters
+    assert ed.form.picker.value == "Dense"
+    assert ed.form.fields["units"][0].value == "64"
+    assert ed.form.fields["activation"][0].value == "relu"
+    assert "selected-layer" in node_widgets(ed)["d2"].classes
+
+    ed.form.set(units="128", activation="sigmoid")
+    report = ed.apply()
+    assert report is not None and set(report.reinitialized) == {"d2", "head"}
+    assert ed.model.get_layer("d2").units == 128
+    assert ed.model is not model and ed.original is model
+    assert "(None, 128)" in ed.summary.value and ed.summary.value != old_summary
+    nodes = node_widgets(ed)
+    assert nodes["d2"].data["label"].endswith("(None, 128)")
+    assert "reinitialized" in nodes["d2"].classes and "reinitialized" in nodes["head"].classes
+    assert "reinitialized" not in nodes["d1"].classes
+    assert "head: kernel (128, 10) is new" in ed.status.value
+    # graph.clear() does not close the old widgets: the editor does.
+    assert all(w.comm is None for w in old_nodes)
+    assert all(w.comm is not None for w in ed.cytoscape.graph.nodes)
+    assert_identical(model, ed.model, ["d1"])
+    assert_unchanged(model, snap)
+    assert [e.kind for e in ed.history] == ["edit_layer"]
+
+
+def test_bad_input_shows_a_sentence_and_keeps_model_and_view():
+    ed = kw.ModelEditor(mlp())
+    ed.select("d2")
+    before_model, before_nodes = ed.model, list(ed.cytoscape.graph.nodes)
+    ed.form.set(units="abc def")
+    assert ed.apply() is None
+    assert "units: &#x27;abc def&#x27; is not a value" in ed.status.value
+    ed.form.set(units="__import__('os').system('echo pwned')")
+    assert ed.apply() is None and "is not a value" in ed.status.value
+    ed.form.set(units="-3")
+    assert ed.apply() is None
+    assert "Layer &#x27;d2&#x27; (Dense) does not accept units=-3: Received an invalid value " \
+        "for `units`, expected a positive integer" in ed.status.value
+    assert "Traceback" not in ed.status.value
+    # A replacement whose shapes cannot fit downstream.
+    ed.form.set(units="64")
+    ed.form.pick("Reshape")
+    ed.form.set(target_shape="(7, 7)")
+    assert ed.apply() is None
+    assert "cannot take input of shape (None, 64)" in ed.status.value
+    assert ed.model is before_model and list(ed.cytoscape.graph.nodes) == before_nodes
+    assert len(ed.history) == 0
+
+
+def test_insert_delete_rename_from_the_panel():
+    ed = kw.ModelEditor(mlp())
+    ed.action.value = "insert after"
+    ed.select("d1")
+    ed.form.pick("Dropout")
+    assert ed.form.fields["name"][0].value == "dropout"  # a fresh name, not the target's
+    ed.form.set(rate="0.25")
+    report = ed.apply()
+    assert report.added == ["dropout"]
+    assert list(kw.to_networkx(ed.model).successors("d1")) == ["dropout"]
+    ed.action.value = "insert before"
+    ed.select("head")
+    ed.form.pick("LayerNormalization")
+    assert ed.apply().added == ["layer_normalization"]
+    assert list(kw.to_networkx(ed.model).predecessors("head")) == ["layer_normalization"]
+    ed.action.value = "delete"
+    ed.select("dropout")
+    assert ed.apply().removed == ["dropout"]
+    ed.action.value = "rename"
+    ed.select("d2")
+    ed.new_name.value = "hidden"
+    assert ed.apply().added == ["hidden"]
+    assert ed.selected == "hidden"
+    ed.new_name.value = "d1"
+    assert ed.apply() is None and "already exists" in ed.status.value
+    assert [e.kind for e in ed.history] == ["insert_layer", "insert_layer", "delete_layer",
+                                            "rename_layer"]
+
+
+def test_replace_with_another_class_selects_the_new_layer():
+    ed = kw.ModelEditor(mlp())
+    ed.select("d2")
+    ed.form.pick("Activation")
+    ed.form.set(activation="tanh")
+    report = ed.apply()
+    assert report.added == ["activation"] and report.removed == ["d2"]
+    assert ed.selected == "activation"
+
+
+def test_undo_redo_reset_and_code_that_replays_the_edits():
+    model = mlp()
+    ed = kw.ModelEditor(model)
+    ed.replace_layer("d2", layers.Dense(128, activation="sigmoid", name="d2"))
+    ed.insert_layer(layers.Dropout(0.5, name="drop"), after="d1")
+    code = ed.to_code()
+    assert "kw.replace_layer(model, 'd2'" in code and "keras.layers.Dropout(rate=0.5" in code
+    scope = {"model": model}
+    exec(code, scope)  # the exported code rebuilds the same model from the source
+    assert [l.name for l in scope["model"].layers] == [l.name for l in ed.model.layers]
+    assert_identical(ed.model, scope["model"], ["d1"])  # head: fresh kernel in each
+
+    assert ed.undo() and "drop" not in [l.name for l in ed.model.layers]
+    assert ed.model.get_layer("d2").units == 128
+    assert ed.redo() and "drop" in [l.name for l in ed.model.layers]
+    assert not ed.redo()
+    ed.reset()
+    assert ed.model is model and len(ed.history) == 0
+    assert ed.undo_button.disabled and ed.reset_button.disabled
+    assert [n.data["id"] for n in ed.cytoscape.graph.nodes] == ["pixels", "d1", "d2", "head"]
+
+
+def test_edit_methods_raise_and_the_model_stays():
+    ed = kw.ModelEditor(mlp())
+    with pytest.raises(kw.EditError, match="already exists"):
+        ed.rename_layer("d2", "d1")
+    with pytest.raises(kw.EditError):
+        ed.select("nope")
+    assert "There is no layer" in ed.status.value
+    assert ed.model is ed.original
+
+
+def test_operations_and_inputs_cannot_be_replaced_from_the_panel():
+    x = keras.Input((4,), name="x")
+    y = keras.ops.add(layers.Dense(4, name="d")(x), x)
+    ed = kw.ModelEditor(keras.Model(x, y))
+    ed.select("add")
+    assert ed.apply_button.disabled
+    ed.action.value = "insert after"
+    assert not ed.apply_button.disabled
+    ed.select("x")
+    ed.action.value = "delete"
+    assert ed.apply_button.disabled
+
+
+def test_custom_layers_of_the_model_and_extra_layers_are_offered():
+    class Twice(layers.Layer):
+        def call(self, x):
+            return 2 * x
+
+    class Half(layers.Layer):
+        def call(self, x):
+            return x / 2
+
+    inp = keras.Input((3,))
+    model = keras.Model(inp, Twice(name="twice")(inp))
+    ed = kw.ModelEditor(model, extra_layers=[Half])
+    assert {c.__name__ for c in ed.form.groups["custom"]} == {"Twice", "Half"}
+    ed.select("twice")
+    ed.form.pick("Half")
+    ed.apply()
+    x = np.ones((1, 3), "float32")
+    np.testing.assert_allclose(np.asarray(ed.model(x)), x / 2)
+
+
+def test_subclassed_models_are_refused_with_a_sentence():
+    class Sub(keras.Model):
+        def call(self, x):
+            return x
+
+    with pytest.raises(kw.EditError, match="subclassed"):
+        kw.ModelEditor(Sub())
