@@ -12,6 +12,7 @@ The source model is only read. Nothing here imports ipywidgets.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import keras
@@ -151,7 +152,8 @@ class Rebuilder:
             outputs = tree.flatten(outs)
         else:
             new_op = self.op_for(op, path, new_prefix, args, kwargs, knode)
-            outputs = tree.flatten(self.call(new_op, path, args, kwargs))
+            where = path if new_op.name == op.name else f"{new_op.name}' (in place of '{path}"
+            outputs = tree.flatten(self.call(new_op, where, args, kwargs))
         afters = self.plan.after.get(id(knode)) or self.plan.after.get(path)
         if afters:
             outputs = [self.insert_chain(afters, outputs[0], new_prefix)]
@@ -236,6 +238,7 @@ class Rebuilder:
                 target=self.plan.target, layer=path)
 
     def call(self, new_op, path, args, kwargs):
+        kwargs = _accepted(new_op, kwargs)
         try:
             return new_op(*args, **kwargs)
         except EditError:
@@ -253,6 +256,18 @@ class Rebuilder:
                 f"{self.plan.description} cannot be built: layer '{path}' "
                 f"({type(new_op).__name__}) cannot take input {_shapes(shapes)}: {reason}",
                 target=self.plan.target, layer=path, cause=exc) from None
+
+
+def _accepted(layer, kwargs):
+    """The recorded call keywords that ``layer.call`` takes. Keras records the ``mask`` and
+    ``training`` it filled in itself; a replacement of another class may not take them (it gets
+    its mask from its input anyway)."""
+    if not kwargs or not isinstance(layer, keras.layers.Layer):
+        return kwargs
+    params = inspect.signature(layer.call).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k in params}
 
 
 class _NeedsInitializedVariables(Exception):

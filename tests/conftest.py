@@ -11,3 +11,15 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(0)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many random models and edits the property test ran (hypothesis does not say)."""
+    import sys
+
+    module = sys.modules.get("test_properties")
+    if module is not None and module.RUNS["models"]:
+        runs = module.RUNS
+        terminalreporter.write_line(
+            f"property test: {runs['models']} random models, {runs['edits']} edits checked, "
+            f"{runs['refused']} refused with EditError")

@@ -186,7 +186,8 @@ def test_operations_and_inputs_cannot_be_replaced_from_the_panel():
     x = keras.Input((4,), name="x")
     y = keras.ops.add(layers.Dense(4, name="d")(x), x)
     ed = kw.ModelEditor(keras.Model(x, y))
-    ed.select("add")
+    (op,) = [n for n, d in ed.graph.nodes(data=True) if d["kind"] == "op"]
+    ed.select(op)
     assert ed.apply_button.disabled
     ed.action.value = "insert after"
     assert not ed.apply_button.disabled

@@ -252,3 +252,36 @@ def test_trainable_flags_and_frozen_nested_models_are_kept():
     assert [v.name for v in r.model.trainable_weights] == ["kernel", "bias"]
     node = r.model.get_layer("base")._inbound_nodes[0]
     assert node.arguments.kwargs.get("training") is False
+
+
+def test_training_either_model_never_moves_the_other():
+    # New variables start from the source's values; TensorFlow may share the buffers until one
+    # side writes. Training must copy on write, in both directions.
+    model = mlp()
+    r = kw.replace_layer(model, "head", layers.Dense(10, activation="softmax", name="head"))
+    new = r.model
+    x = np.random.default_rng(0).random((16, 784)).astype("float32")
+    y = keras.utils.to_categorical(np.arange(16) % 10, 10)
+    src_before = [np.array(w) for w in model.get_weights()]
+    new_before = [np.array(w) for w in new.get_weights()]
+    new.compile(optimizer=keras.optimizers.Adam(0.1), loss="categorical_crossentropy")
+    new.fit(x, y, epochs=2, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), src_before))
+    assert not np.array_equal(new.get_layer("d1").kernel.numpy(), src_before[0])
+    new_after = [np.array(w) for w in new.get_weights()]
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="categorical_crossentropy")
+    model.fit(x, y, epochs=2, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(new.get_weights(), new_after))
+    assert not np.array_equal(model.get_layer("d1").kernel.numpy(), src_before[0])
+    assert len(new_before) == len(new_after)
+
+
+def test_a_replacement_of_another_class_does_not_get_the_old_call_keywords():
+    # Keras records the mask and training it fills in for BatchNormalization; a Dense in its
+    # place takes neither.
+    inp = keras.Input((5,), name="x")
+    h = layers.BatchNormalization(name="bn")(inp, training=False)
+    model = keras.Model(inp, layers.Dense(2, name="out")(h))
+    r = kw.replace_layer(model, "bn", layers.Dense(5, name="proj"))
+    assert [l.name for l in r.model.layers] == ["x", "proj", "out"]
+    assert_identical(model, r.model, ["out"])

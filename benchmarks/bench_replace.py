@@ -1,0 +1,157 @@
+"""One replace_layer near the middle of big keras.applications models, against what a person would
+do instead in the same process: keras.models.clone_model, then set_weights(get_weights()).
+
+    python benchmarks/bench_replace.py [ResNet50 DenseNet201 EfficientNetB7 NASNetLarge] [--repeat 3]
+
+Prints, per model: layers, weights (MB), the median time of each way (both in this process, one
+after the other), their ratio (ours / clone), and the peak extra resident memory of each. Memory is
+measured in a fresh process per way (an allocator keeps what it freed, so a second measurement in
+the same process would see less): build the model, then the highest RSS seen while the edit runs
+minus the RSS before it. Both include the new model's own copy of the weights, so "one copy of the
+weights" is the floor. Also writes the table to benchmarks/results.md.
+"""
+import argparse
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import psutil  # noqa: E402
+
+import keras_widget as kw  # noqa: E402
+
+MODELS = ["ResNet50", "DenseNet201", "EfficientNetB7", "NASNetLarge"]
+
+
+class PeakRSS:
+    """Highest resident set size seen while the block runs (sampled every 5 ms), minus before."""
+
+    def __enter__(self):
+        self.proc = psutil.Process()
+        gc.collect()
+        self.before = self.proc.memory_info().rss
+        self.peak = self.before
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self):
+        while self.running:
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+        self.extra = self.peak - self.before
+
+
+def middle_conv(model):
+    convs = [l for l in model.layers if type(l) is keras.layers.Conv2D]
+    return convs[len(convs) // 2]
+
+
+def clone_and_copy(model):
+    new = keras.models.clone_model(model)
+    new.set_weights(model.get_weights())
+    return new
+
+
+def measure(fn, repeat):
+    """Median wall time of ``repeat`` runs of ``fn``."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+        del out
+        gc.collect()
+    return statistics.median(times)
+
+
+def build(name):
+    model = getattr(keras.applications, name)(weights=None)
+    target = middle_conv(model)
+
+    def ours():
+        return kw.replace_layer(model, target.name, keras.layers.Conv2D.from_config(
+            target.get_config())).model
+
+    return model, target, {"ours": ours, "clone": lambda: clone_and_copy(model)}
+
+
+def peak_memory(name, way):
+    """Peak extra RSS (bytes) of one run of ``way`` on a freshly built model, in a new process."""
+    out = subprocess.run([sys.executable, __file__, name, "--memory-of", way],
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def bench(name, repeat):
+    model, target, ways = build(name)
+    weights_mb = sum(v.numpy().nbytes for v in model.weights) / 2**20
+    # One untimed round of each first: TensorFlow's one-off start-up costs are not the edit.
+    ways["ours"](), ways["clone"]()
+    gc.collect()
+    t_clone = measure(ways["clone"], repeat)
+    t_ours = measure(ways["ours"], repeat)
+    row = dict(model=name, layers=len(model.layers), target=target.name, weights_mb=weights_mb,
+               t_ours=t_ours, t_clone=t_clone, ratio=t_ours / t_clone)
+    del model, ways
+    keras.backend.clear_session()
+    gc.collect()
+    row["m_ours"] = peak_memory(name, "ours") / 2**20
+    row["m_clone"] = peak_memory(name, "clone") / 2**20
+    return row
+
+
+def table(rows):
+    lines = ["| model | layers | weights | replace_layer | clone_model + set_weights | ratio "
+             "| peak extra memory: ours / clone |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['layers']} | {r['weights_mb']:.0f} MB | "
+                     f"{r['t_ours']:.2f} s | {r['t_clone']:.2f} s | **{r['ratio']:.2f}** | "
+                     f"{r['m_ours']:.0f} MB / {r['m_clone']:.0f} MB |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", default=MODELS)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--memory-of", choices=["ours", "clone"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_of:  # the child process of peak_memory()
+        _, _, ways = build(args.models[0])
+        with PeakRSS() as mem:
+            ways[args.memory_of]()
+        print(mem.extra)
+        return
+    rows = []
+    for name in args.models:
+        row = bench(name, args.repeat)
+        rows.append(row)
+        print(f"{name}: {row['layers']} layers, target {row['target']}: ours {row['t_ours']:.3f} s,"
+              f" clone+set_weights {row['t_clone']:.3f} s, ratio {row['ratio']:.2f}; peak extra "
+              f"memory {row['m_ours']:.0f} MB vs {row['m_clone']:.0f} MB "
+              f"(weights {row['weights_mb']:.0f} MB)", flush=True)
+    text = table(rows)
+    print(text)
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.md")
+    with open(out, "w") as f:
+        f.write(f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, "
+                f"Keras {keras.__version__}, median of {args.repeat} runs.\n\n{text}\n")
+
+
+if __name__ == "__main__":
+    main()
