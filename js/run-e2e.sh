@@ -26,12 +26,16 @@ lab=$!
 stop() { kill "$lab" 2>/dev/null || true; wait "$lab" 2>/dev/null || true; rm -rf "$state"; }
 trap stop EXIT
 
+up() {
+    "$root/.venv/bin/python" -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1])" \
+        "http://127.0.0.1:$port/api/status?token=$token" > /dev/null 2>&1
+}
 for _ in $(seq 120); do
-    if curl -fsS "http://127.0.0.1:$port/api/status?token=$token" > /dev/null 2>&1; then break; fi
+    up && break
     if ! kill -0 "$lab" 2>/dev/null; then cat "$root/artifacts/e2e/jupyterlab.log"; exit 1; fi
     sleep 1
 done
-curl -fsS "http://127.0.0.1:$port/api/status?token=$token" > /dev/null
+up || { echo "JupyterLab did not answer on port $port"; cat "$root/artifacts/e2e/jupyterlab.log"; exit 1; }
 
 cd "$js"
 JUPYTER_URL="http://127.0.0.1:$port" JUPYTER_TOKEN="$token" npx playwright test "$@"
