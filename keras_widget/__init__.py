@@ -11,6 +11,15 @@ from .errors import EditError
 from .graph import to_networkx
 from .report import EditReport, EditResult
 
+
+def to_graphviz(model_or_graph, marks=None):
+    """A static ``graphviz.Digraph`` of a model (or of a graph from :func:`to_networkx`)."""
+    from .view import to_graphviz as draw
+
+    graph = model_or_graph if hasattr(model_or_graph, "nodes") else to_networkx(model_or_graph)
+    return draw(graph, marks)
+
+
 __version__ = "0.1.0"
 
 
@@ -25,4 +34,5 @@ def __getattr__(name):
 
 __all__ = ["EditError", "EditReport", "EditResult", "Edit", "ModelEditor", "add_output",
            "delete_layer", "edit_layer", "inline_model", "insert_layer", "remove_output",
-           "rename_layer", "replace_all", "replace_layer", "set_input_shape", "to_networkx"]
+           "rename_layer", "replace_all", "replace_layer", "set_input_shape", "to_graphviz",
+           "to_networkx"]

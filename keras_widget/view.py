@@ -6,6 +6,7 @@ boxes, arrows along the data flow.
 """
 from __future__ import annotations
 
+import graphviz
 import ipywidgets as widgets
 from ipycytoscape import CytoscapeWidget
 
@@ -99,6 +100,51 @@ def stylesheet():
             style.append({"selector": f"node.cat-{category}",
                           "style": {"background-color": color}})
     return style
+
+
+def to_graphviz(graph, marks=None):
+    """A static picture of a graph of :func:`keras_widget.to_networkx`: a ``graphviz.Digraph``
+    with the same boxes, colours and nesting as the widget (nested models as clusters).
+
+    ``marks`` maps node ids to ``MARKS`` (drawn as coloured borders). Display it in a notebook,
+    or ``.render(...)`` it to a file (rendering needs Graphviz's ``dot`` program; building the
+    source does not).
+    """
+    marks = marks or {}
+    border = {"added": "#238b45", "reinitialized": "#d94801", "selected-layer": "#2171b5",
+              "error": "#cb181d"}
+    dot = graphviz.Digraph(graph.graph.get("name", "model"),
+                           graph_attr={"rankdir": "TB", "fontname": "monospace"},
+                           node_attr={"shape": "box", "style": "rounded,filled",
+                                      "fontname": "monospace", "fontsize": "10"},
+                           edge_attr={"fontname": "monospace", "fontsize": "8"})
+    clusters = {None: dot}
+    models = [n for n, d in graph.nodes(data=True) if d["kind"] == "model"]
+
+    def container(node_id):
+        parent = graph.nodes[node_id].get("parent_node")
+        if parent not in clusters:
+            sub = graphviz.Digraph(f"cluster_{len(clusters)}")
+            outer = graph.nodes[parent]
+            sub.attr(label=f"{outer['name']} ({outer['class_name']})", style="dashed")
+            clusters[parent] = sub
+        return clusters[parent]
+
+    for node_id, d in graph.nodes(data=True):
+        if d["kind"] == "model":
+            continue
+        color = next((border[m] for m in marks.get(node_id, ()) if m in border), "#636363")
+        container(node_id).node(node_id, label=node_label(d),
+                                fillcolor=COLORS.get(d["category"], COLORS["other"]),
+                                color=color, penwidth="3" if node_id in marks else "1",
+                                shape="ellipse" if d["kind"] == "op" else "box")
+    # Inner clusters go inside their enclosing ones, deepest first.
+    for model_id in sorted(models, key=lambda n: -graph.nodes[n]["path"].count("/")):
+        if model_id in clusters:
+            container(model_id).subgraph(clusters[model_id])
+    for src, dst, d in graph.edges(data=True):
+        dot.edge(src, dst, label=shape_text(d["shape"]))
+    return dot
 
 
 class GraphView:

@@ -120,3 +120,16 @@ def test_params_match_keras_count_for_every_layer():
     cats = {d["category"] for _, d in g.nodes(data=True)}
     assert {"input", "convolution", "normalization", "activation", "merge", "pooling",
             "dense"} <= cats
+
+
+def test_static_export_with_graphviz():
+    inner_in = keras.Input((4,), name="inner_in")
+    inner = keras.Model(inner_in, layers.Dense(3, name="id_1")(inner_in), name="inner")
+    inp = keras.Input((4,), name="x")
+    model = keras.Model(inp, layers.Dense(1, name="post")(inner(inp)), name="outer")
+    dot = kw.to_graphviz(model, marks={"post": {"added"}})
+    src = dot.source
+    assert "subgraph cluster_1" in src and 'label="inner (Functional)"' in src
+    assert '"inner/id_1" [label="id_1\nDense\n(None, 3)"' in src
+    assert '"inner/id_1" -> post [label="(None, 3)"]' in src
+    assert 'post [label="post\nDense\n(None, 1)" color="#238b45"' in src
