@@ -75,11 +75,22 @@ class ModelEditor(widgets.VBox):
         self.apply_button = widgets.Button(description="Apply", button_style="primary",
                                            icon="check", disabled=True)
         self.status = widgets.HTML()
-        self.undo_button = widgets.Button(description="Undo", icon="undo", disabled=True)
-        self.redo_button = widgets.Button(description="Redo", icon="repeat", disabled=True)
-        self.reset_button = widgets.Button(description="Reset", icon="refresh", disabled=True)
-        self.code_button = widgets.Button(description="Code", icon="code",
+        small = widgets.Layout(width="auto")
+        self.undo_button = widgets.Button(description="Undo", icon="undo", disabled=True,
+                                          layout=small)
+        self.redo_button = widgets.Button(description="Redo", icon="repeat", disabled=True,
+                                          layout=small)
+        self.reset_button = widgets.Button(description="Reset", icon="refresh", disabled=True,
+                                           layout=small, tooltip="Back to the original model")
+        self.code_button = widgets.Button(description="Code", icon="code", layout=small,
                                           tooltip="Show the edits as Python code")
+        self.fit_button = widgets.Button(description="Fit", icon="expand", layout=small,
+                                         tooltip="Zoom out to the whole graph")
+        self.actual_button = widgets.Button(description="1:1", icon="search", layout=small,
+                                            tooltip="Readable size, from the top")
+        self.find = widgets.Combobox(placeholder="go to layer…", ensure_option=False,
+                                     continuous_update=False,
+                                     layout=widgets.Layout(width="220px"))
         self.summary = widgets.HTML()
 
         self.action.observe(lambda _: self._show_action(), names="value")
@@ -88,16 +99,23 @@ class ModelEditor(widgets.VBox):
         self.redo_button.on_click(lambda _: self.redo())
         self.reset_button.on_click(lambda _: self.reset())
         self.code_button.on_click(lambda _: self._show_code())
+        self.fit_button.on_click(lambda _: self.view.fit())
+        self.actual_button.on_click(lambda _: self.view.actual_size())
+        self.find.observe(self._found, names="value")
 
         self.action_box = widgets.VBox()
-        panel = widgets.VBox(
-            [self.title, self.details, widgets.HTML("<hr style='margin:4px 0'>"), self.action,
-             self.action_box, widgets.HBox([self.apply_button]), self.status],
-            layout=widgets.Layout(width="40%", padding="0 0 0 8px", overflow="auto",
-                                  max_height=height))
+        panel_items = [self.title, self.details, widgets.HTML("<hr style='margin:4px 0'>"),
+                       self.action, self.action_box, widgets.HBox([self.apply_button]),
+                       self.status]
+        for w in panel_items + list(self.form.widget.children):
+            # Never squeeze a part to nothing: the panel scrolls instead.
+            w.layout.flex = "0 0 auto"
+        panel = widgets.VBox(panel_items, layout=widgets.Layout(
+            width="40%", padding="0 0 0 8px", overflow="auto", max_height=height))
         self.view.widget.layout.width = "60%"
         toolbar = widgets.HBox([self.undo_button, self.redo_button, self.reset_button,
-                                self.code_button])
+                                self.code_button, self.fit_button, self.actual_button,
+                                self.find])
         super().__init__([toolbar, widgets.HBox([self.view.widget, panel]),
                           widgets.HTML("<b>Summary</b>"), self.summary])
         self.add_class("keras-widget-editor")
@@ -108,7 +126,8 @@ class ModelEditor(widgets.VBox):
                         (self.status, "kw-status"), (self.summary, "kw-summary"),
                         (self.undo_button, "kw-undo"), (self.redo_button, "kw-redo"),
                         (self.reset_button, "kw-reset"), (self.code_button, "kw-code"),
-                        (self.view.widget, "kw-graph")]:
+                        (self.fit_button, "kw-fit"), (self.actual_button, "kw-actual"),
+                        (self.find, "kw-find"), (self.view.widget, "kw-graph")]:
             w.add_class(name)
         self._show_action()
         self._refresh()
@@ -162,6 +181,10 @@ class ModelEditor(widgets.VBox):
             self.action.value in ("replace", "delete", "rename")
         self._show_action()
 
+    def _found(self, change):
+        if change["new"] and self._node_id(change["new"]) is not None:
+            self.select(change["new"])
+
     def _node_id(self, target):
         if target in self._graph:
             return target
@@ -177,10 +200,9 @@ class ModelEditor(widgets.VBox):
         layer = d["layer"]
         ins = [shape_text(self._graph.edges[p, node_id]["shape"])
                for p in self._graph.predecessors(node_id)]
-        rows = [("class", d["class_name"]), ("kind", d["kind"]),
-                ("input shape", ", ".join(ins) or "—"),
-                ("output shape", shape_text(d["output_shape"])),
-                ("parameters", f"{d['params']:,}"), ("trainable", str(d["trainable"]))]
+        rows = [("kind", f"{d['kind']} · {d['category']}"),
+                ("shapes", f"{', '.join(ins) or '—'} → {shape_text(d['output_shape'])}"),
+                ("parameters", f"{d['params']:,}" + ("" if d["trainable"] else " (frozen)"))]
         calls = [n for n, e in self._graph.nodes(data=True) if e["path"] == d["path"]]
         if len(calls) > 1:
             rows.append(("call sites", ", ".join(calls)))
@@ -189,16 +211,14 @@ class ModelEditor(widgets.VBox):
         except Exception:  # noqa: BLE001 - some operations have no config
             config = {}
         skip = {"name", "trainable", "dtype", "layers", "input_layers", "output_layers"}
-        cells = "".join(
-            f"<tr><td style='color:#666;padding-right:8px'>{html.escape(k)}</td>"
-            f"<td><code>{html.escape(v)}</code></td></tr>" for k, v in rows)
-        conf = "".join(
-            f"<tr><td style='color:#666;padding-right:8px'>{html.escape(str(k))}</td>"
-            f"<td><code>{html.escape(value_text(v)[:120])}</code></td></tr>"
-            for k, v in config.items() if k not in skip)
-        return (f"<table style='font-size:12px'>{cells}</table>"
-                + (f"<details><summary>config</summary><table style='font-size:12px'>{conf}"
-                   f"</table></details>" if conf else ""))
+        row = ("<tr><td style='color:#666;padding:0 8px 0 0;vertical-align:top'>{}</td>"
+               "<td style='padding:0'><code>{}</code></td></tr>")
+        cells = "".join(row.format(html.escape(k), html.escape(v)) for k, v in rows)
+        conf = "".join(row.format(html.escape(str(k)), html.escape(value_text(v)[:120]))
+                       for k, v in config.items() if k not in skip)
+        table = "<table style='font-size:12px;line-height:1.25;border-spacing:0'>{}</table>"
+        return (table.format(cells) + (f"<details><summary>config</summary>{table.format(conf)}"
+                                       f"</details>" if conf else ""))
 
     # -- the panel ---------------------------------------------------------------------------
 
@@ -353,6 +373,7 @@ class ModelEditor(widgets.VBox):
                 elif d["path"] in reinit and d["kind"] != "model":
                     marks.setdefault(node_id, set()).add("reinitialized")
         self.view.draw(self._graph, marks)
+        self.find.options = list(self._graph)
         self.summary.value = _pre(summary_text(self.model))
         target = None
         if report is not None and len(report.added) == 1:

@@ -104,9 +104,9 @@ class LayerForm:
         self.classes = {cls.__name__: cls for group in self.groups.values() for cls in group}
         self.category = {cls.__name__: cat for cat, group in self.groups.items() for cls in group}
         self.search = widgets.Text(placeholder="search layer classes, e.g. conv, pool, norm",
-                                   layout=widgets.Layout(width="100%"))
-        self.picker = widgets.Select(options=self._options(""), rows=8,
-                                     layout=widgets.Layout(width="100%"))
+                                   layout=widgets.Layout(width="96%"))
+        self.picker = widgets.Select(options=self._options(""), rows=7,
+                                     layout=widgets.Layout(width="96%"))
         self.fields_box = widgets.VBox(layout=widgets.Layout(max_height="260px",
                                                              overflow="auto"))
         self.widget = widgets.VBox([widgets.HTML("<b>Layer class</b>"), self.search, self.picker,

@@ -29,6 +29,12 @@ COLORS = {
     "other": "#e5f5e0",
 }
 
+# dagre, top to bottom. fit=False: boxes stay readable at zoom 1 (a fitted 150-layer model is
+# unreadably small), and the view does not depend on the canvas size at the moment it is first
+# drawn, which widget layout can still change right after.
+LAYOUT = {"name": "dagre", "rankDir": "TB", "nodeSep": 24, "rankSep": 36, "padding": 12,
+          "animate": False, "fit": False}
+
 # Marks the editor puts on nodes (cytoscape classes).
 MARKS = ("selected-layer", "added", "reinitialized", "kept-changed", "error")
 
@@ -157,11 +163,7 @@ class GraphView:
     def __init__(self, on_click=None, height="640px"):
         self.widget = CytoscapeWidget(layout=widgets.Layout(height=height, width="100%"))
         self.widget.set_style(stylesheet())
-        # fit=False: boxes stay readable at zoom 1 (a fitted 150-layer model is unreadably
-        # small), and the view does not depend on the canvas size at the moment it is first
-        # drawn, which widget layout can still change right after.
-        self.widget.set_layout(name="dagre", rankDir="TB", nodeSep=24, rankSep=36, padding=12,
-                               animate=False, fit=False)
+        self.widget.cytoscape_layout = dict(LAYOUT)
         self.widget.min_zoom = 0.05
         self.widget.max_zoom = 4.0
         # No tooltip key in our data: a click selects, it does not pop a tooltip up.
@@ -204,6 +206,21 @@ class GraphView:
             if changed:
                 base = [c for c in node.classes.split() if c not in MARKS]
                 node.classes = " ".join(base + sorted(current))
+
+    def fit(self):
+        """Zoom out to show the whole graph (it stays fitted after redraws until :meth:`actual_size`)."""
+        self._run_layout({**LAYOUT, "fit": True})
+
+    def actual_size(self):
+        """Back to zoom 1 at the top left of the graph."""
+        self._run_layout({**LAYOUT, "zoom": 1, "pan": {"x": 0, "y": 0}})
+        self.widget.cytoscape_layout = dict(LAYOUT)  # later redraws keep the viewport
+
+    def _run_layout(self, layout):
+        if self.widget.cytoscape_layout == layout:
+            self.widget.relayout()
+        else:
+            self.widget.cytoscape_layout = layout
 
     def node_ids(self):
         return [n.data["id"] for n in self.widget.graph.nodes]

@@ -223,3 +223,17 @@ def test_subclassed_models_are_refused_with_a_sentence():
 
     with pytest.raises(kw.EditError, match="subclassed"):
         kw.ModelEditor(Sub())
+
+
+def test_toolbar_fit_actual_size_and_go_to_layer():
+    ed = kw.ModelEditor(mlp())
+    assert ed.cytoscape.get_layout()["fit"] is False
+    ed.fit_button.click()
+    assert ed.cytoscape.get_layout()["fit"] is True
+    ed.actual_button.click()
+    assert ed.cytoscape.get_layout()["fit"] is False and "zoom" not in ed.cytoscape.get_layout()
+    assert ed.find.options == ("pixels", "d1", "d2", "head")
+    ed.find.value = "head"
+    assert ed.selected == "head" and "head" in ed.title.value
+    ed.find.value = "no such layer"
+    assert ed.selected == "head"

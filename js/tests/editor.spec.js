@@ -138,3 +138,35 @@ test('replace the Conv2D before a MaxPooling2D by an AveragePooling2D', async ({
   await expect(summary).toContainText('conv2 (Conv2D)');
   expect(await nodeIds(page)).toContain('conv2');
 });
+
+test('edit a layer inside a nested model that is called twice', async ({ page }) => {
+  await openAndRun(page, 'nested.ipynb');
+  const summary = page.locator('.kw-summary').first();
+  await expect(summary).toContainText('enc (Functional)');
+  const ids = await nodeIds(page);
+  for (const id of ['enc#0', 'enc#1', 'enc/hidden#0', 'enc/hidden#1', 'diff', 'score']) {
+    expect(ids).toContain(id);
+  }
+  // Members are drawn inside their nested model's box.
+  const parents = await page.evaluate(() => {
+    const cy = document.querySelector('.kw-graph')._cyreg.cy;
+    return Object.fromEntries(cy.nodes().map((n) => [n.id(), n.parent().id() || null]));
+  });
+  expect(parents['enc/hidden#0']).toBe('enc#0');
+  expect(parents['enc/hidden#1']).toBe('enc#1');
+  await page.screenshot({ path: path.join(shots, 'nested-1-opened.png'), fullPage: false });
+
+  await clickNode(page, 'enc/hidden#1');
+  await expect(page.locator('.kw-title').first()).toContainText('enc/hidden');
+  await expect(page.locator('.kw-details').first()).toContainText('enc/hidden#0, enc/hidden#1');
+  await (await field(page, 'units')).fill('12');
+  await page.locator('.kw-apply button, button.kw-apply').first().click();
+  await expect(page.locator('.kw-status').first()).toContainText('enc/hidden: kernel (8, 12)');
+  const labels = await nodeLabels(page);
+  expect(labels['enc/hidden#0']).toContain('(None, 12)');
+  expect(labels['enc/hidden#1']).toContain('(None, 12)');
+  expect(labels['enc/code#0']).toContain('(None, 4)');
+  // 8*12+12 + 12*4+4 = 160 parameters in the nested model now.
+  await expect(summary).toContainText('160');
+  await page.screenshot({ path: path.join(shots, 'nested-2-applied.png'), fullPage: false });
+});
