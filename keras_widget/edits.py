@@ -101,16 +101,12 @@ def _insert_layer(model, layer, after=None, before=None):
     path, op, nodes = _site_nodes(model, where, what)
     _check_new_name(model, path, layer.name, what)
     plan = Plan(what, target=where)
-    if after is not None:
+    side = "after" if after is not None else "before"
+    if side == "after":
         for node in nodes:
             if not _one_tensor(node, "output"):
                 raise EditError(f"{what}: '{where}' has {len(node.outputs)} outputs; a layer can "
                                 f"only be inserted after a single output.", target=where)
-        if len(nodes) > 1:
-            plan.notes.append(f"'{path}' is called {len(nodes)} times: '{layer.name}' was inserted "
-                              f"after every call and is shared by them.")
-        for node in nodes:
-            plan.after.setdefault(id(node), []).append(layer)
     else:
         if isinstance(op, keras.layers.InputLayer):
             raise EditError(f"{what}: '{where}' is an input layer; nothing comes before it. "
@@ -121,11 +117,11 @@ def _insert_layer(model, layer, after=None, before=None):
                 raise EditError(f"{what}: '{where}' takes {len(node.input_tensors)} input tensors; "
                                 f"insert after one of its inputs instead ({parents}).",
                                 target=where)
-        if len(nodes) > 1:
-            plan.notes.append(f"'{path}' is called {len(nodes)} times: '{layer.name}' was inserted "
-                              f"before every call and is shared by them.")
-        for node in nodes:
-            plan.before.setdefault(id(node), []).append(layer)
+    if len(nodes) > 1:
+        plan.notes.append(f"'{path}' is called {len(nodes)} times: '{layer.name}' was inserted "
+                          f"{side} every call and is shared by them.")
+    for node in nodes:
+        getattr(plan, side).setdefault(id(node), []).append(layer)
     return rebuild(model, plan)
 
 
@@ -433,7 +429,8 @@ def insert_layer(model, layer, after=None, before=None):
     a shared layer's name means after every call (the inserted layer is then shared by them).
     ``before=x``: ``layer`` sits on x's input, only x reads it; refused when x takes several input
     tensors (insert after one of them instead). The inserted layer is fresh (or keeps its own
-    weights if it was built) and is listed in ``report.added``.
+    weights if it was built) and is listed in ``report.added``. Inside a nested model that is
+    called several times, an insert applies to every call (the nested model has one graph).
 
     Raises ``EditError`` (nothing built) for a missing target, a taken name, or shapes that do not
     fit.

@@ -57,7 +57,7 @@ class Plan:
     description: str
     target: str | None = None
     layers: dict = field(default_factory=dict)  # source path -> Replace | Delete | Reconfigure
-    after: dict = field(default_factory=dict)  # path or id(keras node) -> [layer, ...]
+    after: dict = field(default_factory=dict)  # id(keras node) -> [layer, ...]
     before: dict = field(default_factory=dict)  # id(keras node) -> [layer, ...]
     input_shapes: dict = field(default_factory=dict)  # input layer name -> batch shape
     inline: set = field(default_factory=set)  # nested model paths whose members move up
@@ -73,8 +73,7 @@ class Plan:
 class Rebuilder:
     """Builds the new model for a :class:`Plan`. Use :func:`rebuild`."""
 
-    def __init__(self, source, plan):
-        self.source = source
+    def __init__(self, plan):
         self.plan = plan
         self.new_ops = {}  # id(source op) -> its copy: a shared layer is copied once
         self.inserted = {}  # id(layer the person gave) -> its copy
@@ -100,7 +99,7 @@ class Rebuilder:
             if needed is not None and id(site.node) not in needed:
                 continue
             if site.node.is_input:
-                self.input_inserts(site, src_prefix, new_prefix, tmap)
+                self.input_inserts(site, new_prefix, tmap)
             else:
                 self.node(site, src_prefix, new_prefix, tmap)
         if self.plan.outputs is not None and src_prefix == "" and inputs is None:
@@ -110,10 +109,9 @@ class Rebuilder:
         outputs = tree.map_structure(lambda t: tmap[id(t)], outputs_struct)
         return tree.pack_sequence_as(fm._inputs_struct, new_inputs), outputs
 
-    def input_inserts(self, site, src_prefix, new_prefix, tmap):
+    def input_inserts(self, site, new_prefix, tmap):
         """Layers inserted after an input: its consumers read them, the input stays the input."""
-        afters = (self.plan.after.get(id(site.node)) or
-                  self.plan.after.get(src_prefix + site.op.name))
+        afters = self.plan.after.get(id(site.node))
         if afters:
             (t,) = site.node.outputs
             tmap[id(t)] = self.insert_chain(afters, tmap[id(t)], new_prefix)
@@ -154,7 +152,7 @@ class Rebuilder:
             new_op = self.op_for(op, path, new_prefix, args, kwargs, knode)
             where = path if new_op.name == op.name else f"{new_op.name}' (in place of '{path}"
             outputs = tree.flatten(self.call(new_op, where, args, kwargs))
-        afters = self.plan.after.get(id(knode)) or self.plan.after.get(path)
+        afters = self.plan.after.get(id(knode))
         if afters:
             outputs = [self.insert_chain(afters, outputs[0], new_prefix)]
         for t, n in zip(knode.outputs, outputs):
@@ -179,7 +177,7 @@ class Rebuilder:
         directive = self.plan.layers.get(path)
         policy = getattr(directive, "policy", self.plan.default_policy)
         if isinstance(directive, Replace):
-            new, live = copy_layer(directive.layer)
+            new, _ = copy_layer(directive.layer)
             own = directive.layer if directive.layer.weights else None
             donors = [own] if own is not None else []
             if policy != "reinit":
@@ -214,8 +212,7 @@ class Rebuilder:
         for t, arg in zip(fm.inputs, outer):
             inputs.append(self.new_input(t, path + "/", _follow_shape(t.shape, arg.shape)))
         inputs_struct = tree.pack_sequence_as(fm._inputs_struct, inputs)
-        tmap_inputs = tree.flatten(inputs_struct)
-        _, outputs = self.level(model, path + "/", new_prefix + name + "/", inputs=tmap_inputs)
+        _, outputs = self.level(model, path + "/", new_prefix + name + "/", inputs=inputs)
         try:
             new = keras.Model(inputs_struct, outputs, name=name)
         except Exception as exc:  # noqa: BLE001
@@ -321,7 +318,7 @@ def rebuild(source, plan):
 
 
 def _rebuild(source, plan, deferred):
-    rb = Rebuilder(source, plan)
+    rb = Rebuilder(plan)
     needed = None
     if plan.outputs is not None:
         needed = needed_nodes(source, tree.flatten(plan.outputs))
@@ -343,7 +340,11 @@ def _rebuild(source, plan, deferred):
     except BaseException:
         dv.discard()
         raise
-    return EditResult(new, make_report(source, new, rb.assignments, plan.notes))
+    notes = list(plan.notes)
+    if getattr(source, "compiled", False):
+        notes.append("The source model was compiled; the new one is not (as with clone_model): "
+                     "call compile() before fit().")
+    return EditResult(new, make_report(source, new, rb.assignments, notes))
 
 
 def make_report(source, new, assignments, notes=()):

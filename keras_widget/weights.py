@@ -75,8 +75,9 @@ class DeferredVariables:
     def fill(self, values, wanted):
         """Give each created variable in ``wanted`` (a set of ids) its value, forget the rest.
 
-        ``values`` maps ``id(variable)`` to the source variable to copy; variables not in it get
-        their initializer's value. Without deferred variables, copies are assigned instead.
+        ``values`` maps ``id(new variable)`` to ``(new variable, source variable)`` (what
+        :func:`match` returns); variables not in it get their initializer's value. Without
+        deferred variables, the copies are assigned instead.
         """
         if not self.enabled:
             for target, source in values.values():
