@@ -286,7 +286,11 @@ class ModelEditor(widgets.VBox):
     # -- edits as methods --------------------------------------------------------------------
 
     def _apply(self, edit):
-        result = self.history.apply(edit)
+        try:
+            result = self.history.apply(edit)
+        except EditError as err:
+            self._error(str(err))  # the panel says it too; model and view stay as they were
+            raise
         self._refresh(result.report)
         return result.report
 

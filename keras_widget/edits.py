@@ -27,7 +27,11 @@ class Edit:
     args: dict
 
     def apply(self, model):
-        result = PLANNERS[self.kind](model, **self.args)
+        try:
+            result = PLANNERS[self.kind](model, **self.args)
+        except EditError as err:
+            # The sentence is the message: no trail through this package's internals either.
+            raise err.with_traceback(None) from None
         result.edit = self
         return result
 

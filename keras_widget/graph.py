@@ -27,11 +27,11 @@ class CallSite:
     calls: int  # how many times ``op`` is called in this graph
 
 
-def functional_of(model, path=None):
+def functional_of(model):
     """The functional graph behind ``model``: the model itself, or a built Sequential's inner one.
 
     Returns ``None`` for a model whose graph cannot be read (a subclassed model, an unbuilt
-    Sequential). ``path`` is only used in the error of :func:`require_functional`.
+    Sequential).
     """
     from keras.src.models.functional import Functional
 
