@@ -150,8 +150,9 @@ class Rebuilder:
             outputs = tree.flatten(outs)
         else:
             new_op = self.op_for(op, path, new_prefix, args, kwargs, knode)
-            where = path if new_op.name == op.name else f"{new_op.name}' (in place of '{path}"
-            outputs = tree.flatten(self.call(new_op, where, args, kwargs))
+            in_place_of = path if new_op.name != op.name else None
+            outputs = tree.flatten(self.call(new_op, new_prefix + new_op.name, args, kwargs,
+                                             in_place_of))
         afters = self.plan.after.get(id(knode))
         if afters:
             outputs = [self.insert_chain(afters, outputs[0], new_prefix)]
@@ -234,7 +235,7 @@ class Rebuilder:
                 f"{type(op).__name__} a get_config() so that it can be rebuilt.",
                 target=self.plan.target, layer=path)
 
-    def call(self, new_op, path, args, kwargs):
+    def call(self, new_op, path, args, kwargs, in_place_of=None):
         kwargs = _accepted(new_op, kwargs)
         try:
             return new_op(*args, **kwargs)
@@ -249,9 +250,10 @@ class Rebuilder:
             if "batch size" in reason and "static" in reason:
                 reason += (". Fix the batch size first: kw.set_input_shape(model, shape, "
                            "batch_size=N)")
+            what = type(new_op).__name__ + (f", in place of '{in_place_of}'" if in_place_of else "")
             raise EditError(
-                f"{self.plan.description} cannot be built: layer '{path}' "
-                f"({type(new_op).__name__}) cannot take input {_shapes(shapes)}: {reason}",
+                f"{self.plan.description} cannot be built: layer '{path}' ({what}) cannot take "
+                f"input {_shapes(shapes)}: {reason}",
                 target=self.plan.target, layer=path, cause=exc) from None
 
 

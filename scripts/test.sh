@@ -6,12 +6,16 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/scripts/setup.sh" test
 cd "$root"
 
-# Debian's Chromium for the browser tests (nothing is downloaded by a test tool).
-if ! command -v chromium > /dev/null 2>&1; then
+# The browser tests need Debian's Chromium (no test tool downloads a browser) and Node.js.
+missing=""
+command -v chromium > /dev/null 2>&1 || missing="$missing chromium"
+command -v npm > /dev/null 2>&1 || missing="$missing nodejs npm"
+if [ -n "$missing" ]; then
     sudo_cmd=""
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
-    $sudo_cmd apt-get install -y -qq chromium > /dev/null
+    # shellcheck disable=SC2086
+    $sudo_cmd apt-get install -y -qq $missing > /dev/null
 fi
 (cd js && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
