@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import keras
 import networkx as nx
 from keras import tree
+from keras.src.models.functional import Functional, functional_like_constructor
 
 from . import graph as g
 from .clone import copy_layer, copy_operation, first_line
@@ -215,11 +216,30 @@ class Rebuilder:
         inputs_struct = tree.pack_sequence_as(fm._inputs_struct, inputs)
         _, outputs = self.level(model, path + "/", new_prefix + name + "/", inputs=inputs)
         try:
-            new = keras.Model(inputs_struct, outputs, name=name)
+            return self.new_model(model, inputs_struct, outputs, name)
+        except EditError:
+            raise
         except Exception as exc:  # noqa: BLE001
             raise EditError(f"{self.plan.description}: nested model '{path}' cannot be rebuilt: "
                             f"{first_line(exc)}", target=self.plan.target, layer=path) from None
-        if not model.trainable:
+
+    def new_model(self, source, inputs, outputs, name):
+        """A model of the source's own class where that class is built like a functional model
+        (a ``keras.Model`` subclass with its own ``train_step``, say); else a functional
+        ``keras.Model``. A Sequential becomes functional: its graph may no longer be a chain."""
+        cls = type(source)
+        new = None
+        if (not isinstance(source, keras.Sequential) and cls is not Functional
+                and functional_like_constructor(cls)):
+            try:
+                new = cls(inputs, outputs, name=name)
+            except Exception as exc:  # noqa: BLE001
+                self.plan.notes.append(
+                    f"'{name}' was a {cls.__name__}; it could not be rebuilt as one "
+                    f"({first_line(exc)}), so it is a functional keras.Model now.")
+        if new is None:
+            new = keras.Model(inputs, outputs, name=name)
+        if not source.trainable:
             new.trainable = False
         return new
 
@@ -329,12 +349,10 @@ def _rebuild(source, plan, deferred):
         with dv:
             inputs, outputs = rb.level(source, "", "", needed=needed)
         try:
-            new = keras.Model(inputs, outputs, name=source.name)
+            new = rb.new_model(source, inputs, outputs, source.name)
         except Exception as exc:  # noqa: BLE001
             raise EditError(f"{plan.description} cannot give a model: {first_line(exc)}",
                             target=plan.target, cause=exc) from None
-        if not source.trainable:
-            new.trainable = False
         values = {}
         for a in rb.assignments:
             values.update(match(a))
@@ -354,7 +372,7 @@ def make_report(source, new, assignments, notes=()):
     src_paths = [p for p, _ in g.iter_layers(source)]
     src_set = set(src_paths)
     reasons = {a.path: a.reasons for a in assignments if a.reasons}
-    report = EditReport(notes=list(notes) + saving_notes(new))
+    report = EditReport(notes=list(dict.fromkeys(list(notes) + saving_notes(new))))
     new_paths = []
     for path, layer in g.iter_layers(new):
         new_paths.append(path)

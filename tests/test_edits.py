@@ -348,3 +348,22 @@ def test_report_reads_well():
     assert nx.is_directed_acyclic_graph(kw.to_networkx(r.model))
     model, report = r  # an EditResult unpacks
     assert model is r.model and report is r.report
+
+
+class Trained(keras.Model):
+    """A functional model with a class of its own (here: a marker method), as people write
+    to get a custom train_step."""
+
+    def marker(self):
+        return "still mine"
+
+
+def test_a_functional_model_of_a_class_of_its_own_keeps_its_class():
+    x = keras.Input((3,), name="x")
+    inner_in = keras.Input((3,), name="inner_in")
+    inner = Trained(inner_in, layers.Dense(3, name="id")(inner_in), name="inner")
+    model = Trained(x, layers.Dense(2, name="out")(inner(x)), name="mine")
+    r = kw.edit_layer(model, "out", units=4)
+    assert type(r.model) is Trained and r.model.marker() == "still mine"
+    assert type(r.model.get_layer("inner")) is Trained
+    assert r.model.output_shape == (None, 4)
