@@ -108,10 +108,10 @@ class ModelEditor(widgets.VBox):
                        self.action, self.action_box, widgets.HBox([self.apply_button]),
                        self.status]
         for w in panel_items + list(self.form.widget.children):
-            # Never squeeze a part to nothing: the panel scrolls instead.
-            w.layout.flex = "0 0 auto"
-        panel = widgets.VBox(panel_items, layout=widgets.Layout(
-            width="40%", padding="0 0 0 8px", overflow="auto", max_height=height))
+            w.layout.flex = "0 0 auto"  # never squeeze a part of the panel to nothing
+        # The panel grows with what it shows (the page scrolls), so that the report or the
+        # error under Apply is never hidden inside a scrolled box.
+        panel = widgets.VBox(panel_items, layout=widgets.Layout(width="40%", padding="0 0 0 8px"))
         self.view.widget.layout.width = "60%"
         toolbar = widgets.HBox([self.undo_button, self.redo_button, self.reset_button,
                                 self.code_button, self.fit_button, self.actual_button,

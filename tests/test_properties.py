@@ -18,7 +18,7 @@ from helpers import (assert_no_shared_variables, assert_report_partition, assert
                      outputs, roundtrip, snapshot, weights_by_path)
 from keras_widget.graph import iter_layers
 
-settings.register_profile("ci", max_examples=60, deadline=None,
+settings.register_profile("ci", max_examples=100, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("deep", max_examples=600, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
