@@ -115,7 +115,8 @@ class LayerForm:
         self.search.add_class("kw-search")
         self.picker.add_class("kw-picker")
         self.fields_box.add_class("kw-fields")
-        self.fields = {}  # argument -> (Text widget, text shown at first, value behind it)
+        # argument -> (Text widget, text shown at first, value behind it, constructor default)
+        self.fields = {}
         self.target = None
         self.search.observe(self._filter, names="value")
         self.picker.observe(self._picked, names="value")
@@ -194,7 +195,7 @@ class LayerForm:
                                style={"description_width": "150px"},
                                layout=widgets.Layout(width="98%"))
             box.add_class(f"kw-field-{arg}")
-            fields[arg] = (box, text, None if required else value)
+            fields[arg] = (box, text, None if required else value, default)
             rows.append(box)
         self.fields = fields
         self.fields_box.children = rows
@@ -209,19 +210,22 @@ class LayerForm:
 
     def values(self):
         """``(class, kwargs)`` from the form. A field left as it was prefilled gives the exact
-        value behind it; an emptied optional field is left out (the class default)."""
+        value behind it; an emptied optional field gives the class default (an emptied name: a
+        name Keras makes up)."""
         name = self.picker.value
         if not name:
             raise EditError("Pick a layer class first.")
         cls = self.classes[name]
         kwargs = {}
-        for arg, (box, shown, value) in self.fields.items():
+        for arg, (box, shown, value, default) in self.fields.items():
             text = box.value
-            if text == shown and shown != "":
-                kwargs[arg] = value
-            elif text.strip() == "":
-                if shown == "" and value is None and arg != "name":
+            if text.strip() == "":
+                if default is inspect.Parameter.empty:
                     raise EditError(f"{name}: the argument '{arg}' is required.")
+                if arg != "name":  # an emptied field means the class default
+                    kwargs[arg] = default
+            elif text == shown:
+                kwargs[arg] = value
             else:
                 kwargs[arg] = parse_value(arg, text)
         return cls, kwargs
@@ -229,8 +233,8 @@ class LayerForm:
     def changed(self):
         """``{argument: value}`` of the fields whose text was changed since they were filled."""
         cls, kwargs = self.values()
-        return {arg: kwargs.get(arg) for arg, (box, shown, _) in self.fields.items()
-                if box.value != shown}
+        return {arg: kwargs[arg] for arg, (box, shown, _, _) in self.fields.items()
+                if box.value != shown and arg in kwargs}
 
     def build(self):
         """A new layer from the form. Raises ``EditError`` with the class's own complaint."""

@@ -74,3 +74,17 @@ def test_search_filters_the_list():
     labels = [label for label, _ in form.picker.options]
     assert labels and all("pool" in label.lower() for label in labels)
     assert "MaxPooling2D · pooling" in labels
+
+
+def test_an_emptied_field_means_the_class_default():
+    dense = keras.layers.Dense(16, activation="tanh", use_bias=False, name="fc")
+    form = LayerForm()
+    form.set_target(dense)
+    form.set(activation="", use_bias="  ")
+    assert form.changed() == {"activation": None, "use_bias": True}
+    form.set(name="")
+    cls, kwargs = form.values()
+    assert "name" not in kwargs
+    form.set(units="")
+    with pytest.raises(kw.EditError, match="'units' is required"):
+        form.values()
