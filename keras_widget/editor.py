@@ -168,6 +168,7 @@ class ModelEditor(widgets.VBox):
         self.selected = node_id
         data = self._graph.nodes[node_id]
         self.view.mark([node_id], "selected-layer")
+        self.view.mark([], "error")
         self.title.value = (f"<b>{html.escape(data['path'])}</b> "
                             f"<span style='color:#666'>{html.escape(data['class_name'])}</span>")
         self.details.value = self._details_html(node_id)
@@ -266,7 +267,7 @@ class ModelEditor(widgets.VBox):
                 edit = Edit("insert_layer", {"layer": self.form.build(), where: self.selected})
             return self._apply(edit)
         except EditError as exc:
-            self._error(str(exc))
+            self._error(str(exc), exc.layer)
         except Exception as exc:  # noqa: BLE001 - the panel never shows a raw traceback
             self._error(f"{type(exc).__name__}: {first_line(exc)}")
         return None
@@ -289,7 +290,7 @@ class ModelEditor(widgets.VBox):
         try:
             result = self.history.apply(edit)
         except EditError as err:
-            self._error(str(err))  # the panel says it too; model and view stay as they were
+            self._error(str(err), err.layer)  # the panel says it too; the model stays as it was
             raise
         self._refresh(result.report)
         return result.report
@@ -400,7 +401,10 @@ class ModelEditor(widgets.VBox):
         self.reset_button.disabled = len(self.history) == 0
         self._show_action()
 
-    def _error(self, message):
+    def _error(self, message, layer=None):
+        """Show a refusal; ``layer`` (a path), where the edit fails, is outlined in red."""
+        failing = [n for n, d in self._graph.nodes(data=True) if layer and d["path"] == layer]
+        self.view.mark(failing, "error")
         self.status.value = (f"<div class='kw-error' style='border-left:4px solid #cb181d;"
                              f"padding-left:6px'>{_pre(message, '#a50f15')}</div>")
 

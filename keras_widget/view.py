@@ -36,7 +36,7 @@ LAYOUT = {"name": "dagre", "rankDir": "TB", "nodeSep": 24, "rankSep": 36, "paddi
           "animate": False, "fit": False}
 
 # Marks the editor puts on nodes (cytoscape classes).
-MARKS = ("selected-layer", "added", "reinitialized", "kept-changed", "error")
+MARKS = ("selected-layer", "added", "reinitialized", "error")
 
 
 def shape_text(shape):
@@ -221,6 +221,3 @@ class GraphView:
             self.widget.relayout()
         else:
             self.widget.cytoscape_layout = layout
-
-    def node_ids(self):
-        return [n.data["id"] for n in self.widget.graph.nodes]

@@ -237,3 +237,20 @@ def test_toolbar_fit_actual_size_and_go_to_layer():
     assert ed.selected == "head" and "head" in ed.title.value
     ed.find.value = "no such layer"
     assert ed.selected == "head"
+
+
+def test_the_layer_where_an_edit_fails_is_outlined():
+    inp = keras.Input((8, 8, 3), name="x")
+    stem = layers.Conv2D(4, 3, padding="same", name="stem")(inp)
+    y = layers.Conv2D(4, 3, padding="same", name="branch")(stem)
+    model = keras.Model(inp, layers.Add(name="add")([stem, y]))
+    ed = kw.ModelEditor(model)
+    ed.select("stem")
+    ed.form.set(filters="5")
+    assert ed.apply() is None
+    assert "layer &#x27;add&#x27; (Add)" in ed.status.value
+    assert "error" in node_widgets(ed)["add"].classes
+    assert "error" not in node_widgets(ed)["stem"].classes
+    ed.select("branch")
+    assert "error" not in node_widgets(ed)["add"].classes
+    assert ed.model is model
