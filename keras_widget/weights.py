@@ -12,6 +12,7 @@ is copied only if the shapes are equal.
 """
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 
 import keras
@@ -181,3 +182,20 @@ def match(assignment):
                 target=assignment.target, layer=assignment.path)
         assignment.reasons.append(why)
     return out
+
+
+def copy_assets(assignment):
+    """Copy what a layer keeps outside its variables (the vocabulary of an adapted
+    ``StringLookup``, ``IntegerLookup`` or ``TextVectorization``) from its donor of the same
+    class, through Keras's own ``save_assets`` / ``load_assets``. A failure is recorded as a
+    reason, like a variable that did not fit."""
+    new = assignment.layer
+    donor = next((d for d in reversed(assignment.donors) if type(d) is type(new)), None)
+    if donor is None or not hasattr(donor, "save_assets"):
+        return
+    try:
+        with tempfile.TemporaryDirectory(prefix="keras_widget_assets_") as path:
+            donor.save_assets(path)
+            new.load_assets(path)
+    except Exception as exc:  # noqa: BLE001 - said in the report instead
+        assignment.reasons.append(f"its vocabulary could not be copied ({exc})")

@@ -367,3 +367,28 @@ def test_a_functional_model_of_a_class_of_its_own_keeps_its_class():
     assert type(r.model) is Trained and r.model.marker() == "still mine"
     assert type(r.model.get_layer("inner")) is Trained
     assert r.model.output_shape == (None, 4)
+
+
+def test_adapted_preprocessing_layers_keep_their_vocabulary_and_statistics():
+    lookup = layers.StringLookup(name="lookup")
+    lookup.adapt(np.array(["a", "b", "c", "a"]))
+    vectorize = layers.TextVectorization(max_tokens=20, output_sequence_length=4, name="tv")
+    vectorize.adapt(np.array(["the cat sat", "the dog ran far away"]))
+    norm = layers.Normalization(name="norm")
+    norm.adapt(np.random.default_rng(0).random((20, 3)).astype("float32"))
+    s = keras.Input((1,), dtype="string", name="s")
+    t = keras.Input((1,), dtype="string", name="t")
+    v = keras.Input((3,), name="v")
+    feats = layers.Concatenate(name="cat")([
+        keras.ops.cast(lookup(s), "float32"),
+        layers.GlobalAveragePooling1D(name="gap")(layers.Embedding(20, 2, name="emb")(
+            vectorize(t))),
+        norm(v)])
+    model = keras.Model([s, t, v], layers.Dense(1, name="out")(feats))
+    r = kw.insert_layer(model, layers.Dropout(0.2, name="drop"), after="cat")
+    x = [np.array([["b"], ["zz"]]), np.array([["the cat ran"], ["a dog"]]),
+         np.random.default_rng(1).random((2, 3)).astype("float32")]
+    np.testing.assert_allclose(np.asarray(r.model(x)), np.asarray(model(x)), atol=1e-6)
+    assert r.model.get_layer("lookup").get_vocabulary() == lookup.get_vocabulary()
+    assert r.model.get_layer("tv").get_vocabulary() == vectorize.get_vocabulary()
+    assert r.report.reinitialized == {}
