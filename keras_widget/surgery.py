@@ -24,7 +24,7 @@ from . import graph as g
 from .clone import copy_layer, copy_operation, first_line
 from .errors import EditError
 from .report import EditReport, EditResult, saving_notes
-from .weights import Assignment, DeferredVariables, copy_assets, match
+from .weights import Assignment, DeferredVariables, finish, match
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ def _rebuild(source, plan, deferred):
             values.update(match(a))
         dv.fill(values, {id(v) for v in new.variables})
         for a in rb.assignments:
-            copy_assets(a)
+            finish(a)
     except BaseException:
         dv.discard()
         raise

@@ -184,18 +184,26 @@ def match(assignment):
     return out
 
 
-def copy_assets(assignment):
-    """Copy what a layer keeps outside its variables (the vocabulary of an adapted
-    ``StringLookup``, ``IntegerLookup`` or ``TextVectorization``) from its donor of the same
-    class, through Keras's own ``save_assets`` / ``load_assets``. A failure is recorded as a
-    reason, like a variable that did not fit."""
+def finish(assignment):
+    """What a layer needs once its variables hold their values: the state it derives from them
+    when they are loaded (a ``Normalization`` layer's mean and variance tensors), and what it keeps
+    outside its variables (the vocabulary of an adapted ``StringLookup``, ``IntegerLookup`` or
+    ``TextVectorization``), copied from its donor of the same class through Keras's own
+    ``save_assets`` / ``load_assets``. A vocabulary that cannot be copied is recorded as a reason,
+    like a variable that did not fit."""
     new = assignment.layer
     donor = next((d for d in reversed(assignment.donors) if type(d) is type(new)), None)
-    if donor is None or not hasattr(donor, "save_assets"):
-        return
-    try:
-        with tempfile.TemporaryDirectory(prefix="keras_widget_assets_") as path:
-            donor.save_assets(path)
-            new.load_assets(path)
-    except Exception as exc:  # noqa: BLE001 - said in the report instead
-        assignment.reasons.append(f"its vocabulary could not be copied ({exc})")
+    if donor is not None and hasattr(donor, "save_assets"):
+        try:
+            with tempfile.TemporaryDirectory(prefix="keras_widget_assets_") as path:
+                donor.save_assets(path)
+                new.load_assets(path)
+        except Exception as exc:  # noqa: BLE001 - said in the report instead
+            assignment.reasons.append(f"its vocabulary could not be copied ({exc})")
+    for layer in new._flatten_layers(include_self=True):
+        if type(layer).load_own_variables is not keras.layers.Layer.load_own_variables:
+            # A class that derives state when its variables are loaded: load them once more,
+            # through Keras's own hooks, so that it does.
+            store = {}
+            layer.save_own_variables(store)
+            layer.load_own_variables(store)
