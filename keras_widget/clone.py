@@ -31,28 +31,33 @@ def needs_live_copy(layer):
 def config_copy(layer, overrides=None):
     """An unbuilt copy of ``layer`` from its config, with ``overrides`` applied; or ``None``.
 
-    ``None`` means the layer cannot be rebuilt from its config (no ``get_config``, a config that
-    does not round-trip, a ``Lambda``). With ``overrides``, a config the class refuses raises
-    ``EditError`` naming the layer and the values.
+    ``None`` means the layer cannot be rebuilt faithfully from its config: no ``get_config``, a
+    ``Lambda``, a config that holds the layer's own sub-layers (the copy would share them), or a
+    custom class whose copy comes out different (a ``get_config`` that forgets an argument).
+    With ``overrides``, a config the class refuses raises ``EditError`` naming the layer and the
+    values.
     """
     if needs_live_copy(layer):
         return None
     try:
         config = layer.get_config()
-    except NotImplementedError:
+    except Exception:  # noqa: BLE001 - NotImplementedError, or a get_config that fails
         return None
-    new_config = {**config, **(overrides or {})}
+    overrides = overrides or {}
     try:
-        new = type(layer).from_config(new_config)
+        new = type(layer).from_config({**config, **overrides})
     except Exception as exc:  # noqa: BLE001 - any refusal becomes a sentence for the person
-        if overrides:
+        if set(overrides) - {"name"}:
             shown = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
             raise EditError(
                 f"Layer '{layer.name}' ({type(layer).__name__}) does not accept {shown}: "
                 f"{first_line(exc)}", target=layer.name, layer=layer.name, cause=exc) from None
         return None
-    if not _is_keras_class(layer) and not overrides and _config_differs(new, config):
-        # A custom get_config that forgets an argument would silently give another layer.
+    # An automatic config (a custom class without get_config) may leave the name out.
+    new.name = overrides.get("name", layer.name)
+    if _shares_state(new, layer):
+        return None
+    if not _is_keras_class(layer) and not overrides and _differs(new, layer, config):
         return None
     return new
 
@@ -61,22 +66,44 @@ def _is_keras_class(obj):
     return type(obj).__module__.startswith("keras.")
 
 
-def _config_differs(new, config):
+def _shares_state(new, layer):
+    subs = {id(x) for x in layer._flatten_layers(include_self=True)}
+    if any(id(x) in subs for x in new._flatten_layers(include_self=True)):
+        return True
+    old = {id(v) for v in layer.variables}
+    return any(id(v) in old for v in new.variables)
+
+
+_PLAIN = (int, float, str, bool, type(None), tuple)
+
+
+def _differs(new, layer, config):
+    """Whether a custom class's copy from config came out different from the layer: another
+    config, or another value of a plain public attribute both have (``self.factor = factor``)."""
     try:
-        return new.get_config() != config
-    except Exception:  # noqa: BLE001
+        if new.get_config() != config:
+            return True
+        for key, value in vars(layer).items():
+            if key.startswith("_") or not isinstance(value, _PLAIN) or key not in vars(new):
+                continue
+            if vars(new)[key] != value and key != "built":
+                return True
+        return False
+    except Exception:  # noqa: BLE001 - a comparison that fails: do not trust the copy
         return True
 
 
-def live_copy(layer):
+def live_copy(layer, known=None):
     """A copy of the Python object ``layer``: same class and attributes, its own variables.
 
     Sub-layers and variables are copied too (variables with their current values); the copy has
     no call history (no inbound or outbound nodes). Functions, classes and modules it refers to
-    are shared. Raises ``EditError`` if the object cannot be copied.
+    are shared. ``known`` maps ``id()`` of objects to what the copy must use instead of copying
+    them: another layer of the same model that this one refers to (tied weights) is the new
+    model's copy of it. Raises ``EditError`` if the object cannot be copied.
     """
     copied = []
-    memo = {}
+    memo = dict(known or {})
     try:
         with DotNotTrackScope(), _modules_copied_as_is():
             new = _copy_layer(layer, memo, copied)
@@ -130,16 +157,18 @@ def _modules_copied_as_is():
             del dispatch[types.ModuleType]
 
 
-def copy_layer(layer, overrides=None):
+def copy_layer(layer, overrides=None, known=None):
     """A copy of ``layer`` for a new graph: from config where possible, else a live copy.
 
-    ``overrides`` are config entries to change (``edit_layer``; ``{"name": ...}`` renames).
-    Returns ``(copy, live)``, ``live`` telling whether it is a live copy (already built, with the
+    ``overrides`` are config entries to change (``edit_layer``; ``{"name": ...}`` renames);
+    ``known`` as in :func:`live_copy`. Returns ``(copy, live)``, ``live`` telling whether it is a live copy (already built, with the
     source's variable values) rather than an unbuilt one from config.
     Raises ``EditError`` when overrides other than a new name are asked of a layer that can only
     be live-copied, or when the class refuses them.
     """
-    new = config_copy(layer, overrides)
+    # A layer that refers to other layers of the model is copied live, so that it goes on
+    # referring to their copies (a config would make it new ones: untied weights).
+    new = None if known else config_copy(layer, overrides)
     if new is not None:
         return new, False
     overrides = overrides or {}
@@ -148,16 +177,19 @@ def copy_layer(layer, overrides=None):
             f"Layer '{layer.name}' ({type(layer).__name__}) cannot be rebuilt from a config, so its "
             f"arguments cannot be edited; replace it with a new layer instead.",
             target=layer.name, layer=layer.name)
-    new = live_copy(layer)
+    new = live_copy(layer, known)
     if "name" in overrides:
         new.name = overrides["name"]
     return new, True
 
 
-def copy_operation(op):
+def copy_operation(op, name=None):
     """A copy of a ``keras.ops`` operation (not a layer: no weights) for a new graph."""
     try:
-        return type(op).from_config(op.get_config())
+        config = op.get_config()
+        if name is not None:
+            config["name"] = name
+        return type(op).from_config(config)
     except Exception:  # noqa: BLE001 - fall back to copying the object
         pass
     try:
@@ -165,10 +197,12 @@ def copy_operation(op):
             memo = {id(op._inbound_nodes): [], id(op._outbound_nodes): []}
             new = object.__new__(type(op))
             new.__dict__.update(copy.deepcopy(op.__dict__, memo))
-            return new
     except Exception as exc:  # noqa: BLE001
         raise EditError(f"Operation '{op.name}' ({type(op).__name__}) cannot be copied: "
                         f"{first_line(exc)}", target=op.name, cause=exc) from None
+    if name is not None:
+        new.name = name
+    return new
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

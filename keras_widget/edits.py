@@ -7,6 +7,7 @@ the source model. Every refusal is a :class:`EditError` raised before anything i
 from __future__ import annotations
 
 import inspect
+import numbers
 from dataclasses import dataclass
 
 import keras
@@ -78,7 +79,7 @@ def _check_layer(obj, what):
 
 
 def _one_tensor(node, which):
-    return len(node.input_tensors if which == "input" else node.outputs) == 1
+    return len(g.primary_inputs(node) if which == "input" else node.outputs) == 1
 
 
 def _replace_layer(model, target, new_layer, weights="auto"):
@@ -92,7 +93,7 @@ def _replace_layer(model, target, new_layer, weights="auto"):
     if new_layer.name != op.name:
         _check_new_name(model, target, new_layer.name, what, replacing=op.name)
     plan = Plan(what, target=target)
-    plan.layers[target] = Replace(new_layer, weights)
+    plan.layers[id(op)] = Replace(new_layer, weights)
     return rebuild(model, plan)
 
 
@@ -117,8 +118,8 @@ def _insert_layer(model, layer, after=None, before=None):
                             f"Insert after it instead.", target=where)
         for node in nodes:
             if not _one_tensor(node, "input"):
-                parents = ", ".join(sorted({p.operation.name for p in node.parent_nodes}))
-                raise EditError(f"{what}: '{where}' takes {len(node.input_tensors)} input tensors; "
+                parents = ", ".join(t._keras_history.operation.name for t in g.primary_inputs(node))
+                raise EditError(f"{what}: '{where}' takes {len(g.primary_inputs(node))} input tensors; "
                                 f"insert after one of its inputs instead ({parents}).",
                                 target=where)
     if len(nodes) > 1:
@@ -140,14 +141,16 @@ def _delete_layer(model, target):
                         target=target)
     for node in nodes:
         if not _one_tensor(node, "input"):
-            raise EditError(f"{what}: '{target}' takes {len(node.input_tensors)} input tensors, so "
+            raise EditError(f"{what}: '{target}' takes {len(g.primary_inputs(node))} input tensors, so "
                             f"there is no single input for its consumers to read instead.",
                             target=target)
         if not _one_tensor(node, "output"):
             raise EditError(f"{what}: '{target}' has {len(node.outputs)} outputs; only a layer with "
                             f"one output can be deleted.", target=target)
     plan = Plan(what, target=target)
-    plan.layers[target] = Delete()
+    plan.layers[id(op)] = Delete()
+    if not isinstance(op, keras.layers.Layer):
+        plan.notes.append(f"The keras.ops operation '{target}' was removed.")
     return rebuild(model, plan)
 
 
@@ -174,6 +177,10 @@ def _edit_layer(model, target, weights="auto", **config):
     if isinstance(op, keras.layers.InputLayer):
         raise EditError(f"{what}: '{target}' is an input layer; use set_input_shape.",
                         target=target)
+    if not isinstance(op, keras.layers.Layer):
+        raise EditError(f"{what}: '{target}' is a keras.ops operation; its arguments are part "
+                        f"of the code that built the model. Replace it with a layer instead.",
+                        target=target)
     if g.is_nested_model(op) and set(config) - {"name"}:
         raise EditError(f"{what}: '{target}' is a nested model; edit its layers by path "
                         f"('{target}/<layer>') instead.", target=target)
@@ -186,7 +193,7 @@ def _edit_layer(model, target, weights="auto", **config):
     if "name" in config and config["name"] != op.name:
         _check_new_name(model, target, config["name"], what)
     plan = Plan(what, target=target)
-    plan.layers[target] = Reconfigure(dict(config), weights)
+    plan.layers[id(op)] = Reconfigure(dict(config), weights)
     return rebuild(model, plan)
 
 
@@ -200,24 +207,32 @@ def _rename_layer(model, target, new_name):
         raise EditError(f"{what}: the layer is already called '{new_name}'.", target=target)
     _check_new_name(model, target, new_name, what)
     plan = Plan(what, target=target)
-    plan.layers[target] = Reconfigure({"name": new_name})
+    plan.layers[id(op)] = Reconfigure({"name": new_name})
     prefix = target.rsplit("/", 1)[0] + "/" if "/" in target else ""
     plan.notes.append(f"'{target}' is now '{prefix}{new_name}' (weights copied).")
     return rebuild(model, plan)
 
 
 def _set_input_shape(model, shape, input=None, batch_size=None, weights="auto"):
-    what = f"set_input_shape({tuple(shape) if shape is not None else shape!r})"
+    def axis(d):
+        return d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0)
+
+    if not isinstance(shape, (tuple, list)) or not all(axis(d) for d in shape):
+        raise EditError(f"set_input_shape({shape!r}): a shape is a tuple of positive ints or None, "
+                        f"without the batch axis, e.g. (128, 128, 1).")
+    dims = tuple(None if d is None else int(d) for d in shape)
+    what = f"set_input_shape({dims})"
     check_policy(weights)
+    if batch_size is not None and not (axis(batch_size)):
+        raise EditError(f"{what}: batch_size must be a positive int or None; got {batch_size!r}.")
     fm = g.require_functional(model)
-    input_layers = [t._keras_history.operation for t in fm.inputs]
-    names = [op.name for op in input_layers]
+    names = [t._keras_history.operation.name for t in fm.inputs]
     if input is None:
         if len(names) != 1:
             raise EditError(f"{what}: the model has {len(names)} inputs ({', '.join(names)}); "
                             f"say which with input=<name or index>.")
         index = 0
-    elif isinstance(input, int):
+    elif isinstance(input, int) and not isinstance(input, bool):
         if not -len(names) <= input < len(names):
             raise EditError(f"{what}: input index {input} is out of range; the model has "
                             f"{len(names)} inputs.")
@@ -225,18 +240,9 @@ def _set_input_shape(model, shape, input=None, batch_size=None, weights="auto"):
     elif input in names:
         index = names.index(input)
     else:
-        raise EditError(f"{what}: there is no input '{input}'; inputs: {', '.join(names)}.")
-    try:
-        dims = tuple(None if d is None else int(d) for d in shape)
-    except (TypeError, ValueError):
-        raise EditError(f"{what}: a shape is a tuple of positive ints or None (without the batch "
-                        f"axis), e.g. (128, 128, 1).") from None
-    if any(d is not None and d <= 0 for d in dims):
-        raise EditError(f"{what}: every axis must be a positive int or None; got {dims}.")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size <= 0):
-        raise EditError(f"{what}: batch_size must be a positive int or None; got {batch_size!r}.")
+        raise EditError(f"{what}: there is no input {input!r}; inputs: {', '.join(names)}.")
     plan = Plan(what, target=names[index], default_policy=weights)
-    plan.input_shapes[names[index]] = (batch_size,) + dims
+    plan.input_shapes[names[index]] = (None if batch_size is None else int(batch_size),) + dims
     return rebuild(model, plan)
 
 
@@ -255,9 +261,9 @@ def _replace_all(model, match, factory, weights="auto"):
     check_policy(weights)
     test = _matcher(match)
     plan = Plan(what)
-    skip_under = []
+    skip_under, matched = [], []
     for path, layer in g.iter_layers(model):
-        if isinstance(layer, keras.layers.InputLayer):
+        if isinstance(layer, keras.layers.InputLayer) or id(layer) in plan.layers:
             continue
         if any(path.startswith(p + "/") for p in skip_under):
             continue
@@ -265,28 +271,27 @@ def _replace_all(model, match, factory, weights="auto"):
             continue
         new = factory(layer)
         if new is None:
-            plan.layers[path] = Delete()
+            container = g.find_layer(model, path)[0]
+            for site in g.call_sites(container):
+                if site.op is layer and not (_one_tensor(site.node, "input") and
+                                             _one_tensor(site.node, "output")):
+                    raise EditError(f"replace_all: the factory returned None for '{path}', but "
+                                    f"it has several input or output tensors, so it cannot be "
+                                    f"deleted.", target=path)
+            plan.layers[id(layer)] = Delete()
         else:
             _check_layer(new, f"replace_all: the factory's result for '{path}'")
             if new.name != layer.name:
                 _check_new_name(model, path, new.name, f"replace_all ('{path}')",
                                 replacing=layer.name)
-            plan.layers[path] = Replace(new, weights)
+            plan.layers[id(layer)] = Replace(new, weights)
+        matched.append(path)
         if g.is_nested_model(layer):
             skip_under.append(path)
-    for path, directive in plan.layers.items():
-        if isinstance(directive, Delete):
-            container, op = g.find_layer(model, path)
-            for s in g.call_sites(container):
-                if s.op is op and not (_one_tensor(s.node, "input") and
-                                       _one_tensor(s.node, "output")):
-                    raise EditError(f"replace_all: the factory returned None for '{path}', but "
-                                    f"it has several input or output tensors, so it cannot be "
-                                    f"deleted.", target=path)
-    if not plan.layers:
+    if not matched:
         plan.notes.append("No layer matched: the new model is a copy of the source.")
     else:
-        plan.target = ", ".join(plan.layers)
+        plan.target = ", ".join(matched)
     return rebuild(model, plan)
 
 
@@ -381,7 +386,7 @@ def _inline_model(model, nested):
         raise EditError(f"{what}: the enclosing model already has layers named "
                         f"{', '.join(map(repr, clash))}; rename them first.", target=nested)
     plan = Plan(what, target=nested)
-    plan.inline.add(nested)
+    plan.inline.add(id(op))
     prefix = nested.rsplit("/", 1)[0] + "/" if "/" in nested else ""
     plan.notes.append(f"The layers of '{nested}' moved to "
                       f"{('nested model ' + repr(prefix[:-1])) if prefix else 'the outer model'} "

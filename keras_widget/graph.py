@@ -156,6 +156,19 @@ def call_sites(model):
     return sites
 
 
+def primary_inputs(node):
+    """The distinct tensors a call reads as its inputs: positional and keyword tensor arguments,
+    without the ``mask`` Keras fills in itself (``MultiHeadAttention()(x, x)`` reads one tensor)."""
+    out, seen = [], set()
+    args = [node.arguments.args] + [v for k, v in node.arguments.kwargs.items()
+                                    if k != "mask" and not k.endswith("_mask")]
+    for t in keras.tree.flatten(args):
+        if isinstance(t, keras.KerasTensor) and id(t) not in seen:
+            seen.add(id(t))
+            out.append(t)
+    return out
+
+
 def _node_index(node):
     return next(i for i, n in enumerate(node.operation._inbound_nodes) if n is node)
 

@@ -57,11 +57,13 @@ class Plan:
 
     description: str
     target: str | None = None
-    layers: dict = field(default_factory=dict)  # source path -> Replace | Delete | Reconfigure
+    # id(source layer or op) -> Replace | Delete | Reconfigure. By identity, not path: a layer
+    # used both in a nested model and outside it is one layer with two paths.
+    layers: dict = field(default_factory=dict)
     after: dict = field(default_factory=dict)  # id(keras node) -> [layer, ...]
     before: dict = field(default_factory=dict)  # id(keras node) -> [layer, ...]
     input_shapes: dict = field(default_factory=dict)  # input layer name -> batch shape
-    inline: set = field(default_factory=set)  # nested model paths whose members move up
+    inline: set = field(default_factory=set)  # id() of nested models whose members move up
     outputs: object = None  # new output structure of *source* tensors, or None for unchanged
     default_policy: str = "auto"
     notes: list = field(default_factory=list)
@@ -74,8 +76,12 @@ class Plan:
 class Rebuilder:
     """Builds the new model for a :class:`Plan`. Use :func:`rebuild`."""
 
-    def __init__(self, plan):
+    def __init__(self, source, plan):
         self.plan = plan
+        # Every layer of the source by id, with its path: a layer may refer to another one of
+        # the model (tied weights), whose copy it must then use.
+        self.source_layers = {id(layer): path for path, layer in g.iter_layers(source)}
+        self.copying = set()  # ids of layers whose copy is being made (layers referring back)
         self.new_ops = {}  # id(source op) -> its copy: a shared layer is copied once
         self.inserted = {}  # id(layer the person gave) -> its copy
         self.assignments = []
@@ -127,6 +133,9 @@ class Rebuilder:
                       "name": getattr(tensor, "name", None)}
         if src_prefix == "" and config.get("name") in self.plan.input_shapes:
             shape = self.plan.input_shapes[config["name"]]
+        directive = self.plan.layers.get(id(op))
+        if isinstance(directive, Reconfigure) and "name" in directive.overrides:
+            config["name"] = directive.overrides["name"]
         if shape is not None:
             config["batch_shape"] = tuple(shape)
             config.pop("shape", None)
@@ -139,13 +148,14 @@ class Rebuilder:
         args, kwargs = knode.arguments.fill_in(tmap)
         befores = self.plan.before.get(id(knode))
         if befores:
-            (x,) = [t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
+            (x,) = [tmap[id(t)] for t in g.primary_inputs(knode)]
             y = self.insert_chain(befores, x, new_prefix)
             args, kwargs = tree.map_structure(lambda a: y if a is x else a, (args, kwargs))
-        directive = self.plan.layers.get(path)
+        directive = self.plan.layers.get(id(op))
         if isinstance(directive, Delete):
-            outputs = [t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
-        elif path in self.plan.inline:
+            (x,) = g.primary_inputs(knode)
+            outputs = [y if befores else tmap[id(x)]]
+        elif id(op) in self.plan.inline:
             flat_in = [t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
             _, outs = self.level(op, path + "/", new_prefix, inputs=flat_in)
             outputs = tree.flatten(outs)
@@ -176,36 +186,58 @@ class Rebuilder:
         new = self.new_ops.get(id(op))
         if new is not None:
             return new
-        directive = self.plan.layers.get(path)
+        self.copying.add(id(op))
+        try:
+            new = self._copy_op(op, path, new_prefix, args, kwargs, knode)
+        finally:
+            self.copying.discard(id(op))
+        self.new_ops[id(op)] = new
+        return new
+
+    def _copy_op(self, op, path, new_prefix, args, kwargs, knode):
+        directive = self.plan.layers.get(id(op))
         policy = getattr(directive, "policy", self.plan.default_policy)
+        overrides = directive.overrides if isinstance(directive, Reconfigure) else None
         if isinstance(directive, Replace):
-            new, _ = copy_layer(directive.layer)
-            own = directive.layer if directive.layer.weights else None
-            donors = [own] if own is not None else []
-            if policy != "reinit":
+            given = directive.layer
+            new, _ = copy_layer(given, known=self.known_copies(given, new_prefix))
+            # A replacement that arrives built brings its own weights; then the target's.
+            donors = [given] if given.built and given.weights else []
+            if policy != "reinit" and isinstance(op, keras.layers.Layer):
                 donors.append(op)
         elif not isinstance(op, keras.layers.Layer):
-            new = copy_operation(op)
+            new = copy_operation(op, (overrides or {}).get("name"))
             donors = None
         elif g.is_nested_model(op):
             new = self.nested(op, path, new_prefix, args, kwargs)
             donors = None
         else:
-            overrides = directive.overrides if isinstance(directive, Reconfigure) else None
-            new, live = copy_layer(op, overrides)
+            new, live = copy_layer(op, overrides, known=self.known_copies(op, new_prefix))
             donors = [op] if policy != "reinit" else []
-            if live and op.weights:
+            if live and op.weights and knode is not None:
                 self.check_live_shapes(op, path, args, kwargs, knode)
         if donors is not None:
             self.assignments.append(Assignment(new_prefix + new.name, new, donors, policy,
                                                target=self.plan.target))
-        self.new_ops[id(op)] = new
         return new
+
+    def known_copies(self, layer, new_prefix):
+        """``{id(source object): its copy}`` for the other layers of the model that ``layer``
+        refers to (a tied output layer holding the Embedding), made now if they are not yet, so
+        that a live copy of ``layer`` uses them instead of copies of its own."""
+        known = {}
+        for sub in layer._flatten_layers(include_self=False, recursive=True):
+            path = self.source_layers.get(id(sub))
+            if path is None or id(sub) in self.copying or g.is_nested_model(sub):
+                continue
+            prefix = path.rsplit("/", 1)[0] + "/" if "/" in path else new_prefix
+            known[id(sub)] = self.op_for(sub, path, prefix, None, None, None)
+        return known
 
     def nested(self, model, path, new_prefix, args, kwargs):
         """Rebuild a nested model for the tensors it is first called on (shapes may be new)."""
         fm = g.functional_of(model)
-        directive = self.plan.layers.get(path)
+        directive = self.plan.layers.get(id(model))
         name = model.name
         if isinstance(directive, Reconfigure) and "name" in directive.overrides:
             name = directive.overrides["name"]
@@ -256,7 +288,11 @@ class Rebuilder:
                 target=self.plan.target, layer=path)
 
     def call(self, new_op, path, args, kwargs, in_place_of=None):
-        kwargs = _accepted(new_op, kwargs)
+        try:
+            kwargs = _accepted(new_op, kwargs, path)
+        except EditError as err:
+            raise EditError(f"{self.plan.description} cannot be built: {err}",
+                            target=self.plan.target, layer=path) from None
         try:
             return new_op(*args, **kwargs)
         except EditError:
@@ -277,15 +313,22 @@ class Rebuilder:
                 target=self.plan.target, layer=path, cause=exc) from None
 
 
-def _accepted(layer, kwargs):
+def _accepted(layer, kwargs, path):
     """The recorded call keywords that ``layer.call`` takes. Keras records the ``mask`` and
     ``training`` it filled in itself; a replacement of another class may not take them (it gets
-    its mask from its input anyway)."""
+    its mask from its input anyway). Any other keyword it does not take is refused, not dropped:
+    dropping ``initial_state`` would silently cut a branch off."""
     if not kwargs or not isinstance(layer, keras.layers.Layer):
         return kwargs
     params = inspect.signature(layer.call).parameters
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return kwargs
+    dropped = [k for k in kwargs if k not in params]
+    lost = [k for k in dropped if k != "training" and k != "mask" and not k.endswith("_mask")]
+    if lost:
+        raise EditError(f"layer '{path}' ({type(layer).__name__}) does not take the argument"
+                        f"{'s' if len(lost) > 1 else ''} {', '.join(map(repr, lost))} that the "
+                        f"layer it stands in for was called with.", layer=path)
     return {k: v for k, v in kwargs.items() if k in params}
 
 
@@ -340,7 +383,7 @@ def rebuild(source, plan):
 
 
 def _rebuild(source, plan, deferred):
-    rb = Rebuilder(plan)
+    rb = Rebuilder(source, plan)
     needed = None
     if plan.outputs is not None:
         needed = needed_nodes(source, tree.flatten(plan.outputs))

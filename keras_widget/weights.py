@@ -12,6 +12,7 @@ is copied only if the shapes are equal.
 """
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 
@@ -114,13 +115,20 @@ def _value_for(target, source):
     return value
 
 
+_AUTO_NAME = re.compile(r"variable(_\d+)?")
+
+
 def _keyed(variables):
-    """``{(name, rank): variable}``, rank counting earlier variables of the same name."""
+    """``{(name, rank): variable}``, rank counting earlier variables of the same name.
+
+    A variable made without a name gets one from a global counter (``variable_12``), which a
+    copy cannot have: such names count as ``variable``."""
     seen, out = {}, {}
     for v in variables:
-        rank = seen.get(v.name, 0)
-        seen[v.name] = rank + 1
-        out[(v.name, rank)] = v
+        name = "variable" if _AUTO_NAME.fullmatch(v.name) else v.name
+        rank = seen.get(name, 0)
+        seen[name] = rank + 1
+        out[(name, rank)] = v
     return out
 
 
