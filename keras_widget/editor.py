@@ -61,7 +61,7 @@ class ModelEditor(widgets.VBox):
                                         if not type(layer).__module__.startswith("keras.")
                                         and not isinstance(layer, keras.Model)]
         self.form = LayerForm(list(dict.fromkeys(customs)), name_for=self._fresh_name)
-        self.view = GraphView(on_click=self.select, height=height)
+        self.view = GraphView(on_click=self._clicked, height=height)
         self.selected = None  # node id
 
         self.title = widgets.HTML()
@@ -172,15 +172,21 @@ class ModelEditor(widgets.VBox):
         self.title.value = (f"<b>{html.escape(data['path'])}</b> "
                             f"<span style='color:#666'>{html.escape(data['class_name'])}</span>")
         self.details.value = self._details_html(node_id)
-        layer = data["layer"]
-        if isinstance(layer, keras.layers.Layer) and not isinstance(layer,
-                                                                    keras.layers.InputLayer):
-            self.form.set_target(layer, prefill=self.action.value == "replace")
+        self.form.set_target(data["layer"], mode=self._form_mode())
         self.new_name.value = data["name"]
         self.status.value = ""
-        self.apply_button.disabled = data["kind"] in ("input", "op") and \
-            self.action.value in ("replace", "delete", "rename")
         self._show_action()
+
+    def _form_mode(self):
+        return "replace" if self.action.value == "replace" else "insert"
+
+    def _clicked(self, node_id):
+        """A click on the canvas: like :meth:`select`, but a refusal only shows in the panel
+        (a click can land on a node that a redraw has just taken away)."""
+        try:
+            self.select(node_id)
+        except EditError:
+            pass
 
     def _found(self, change):
         if change["new"] and self._node_id(change["new"]) is not None:
@@ -225,9 +231,7 @@ class ModelEditor(widgets.VBox):
 
     def _show_action(self):
         action = self.action.value
-        prefill = action == "replace"
-        if self.form.prefill != prefill and self.form.target is not None:
-            self.form.set_target(self.form.target, prefill=prefill)
+        self.form.set_mode(self._form_mode())
         if action in ("replace", "insert after", "insert before"):
             children = [self.form.widget]
             if action == "replace":
@@ -238,8 +242,9 @@ class ModelEditor(widgets.VBox):
             children = [widgets.HTML("<i>The layer's consumers will read its input.</i>")]
         self.action_box.children = children
         kind = self._graph.nodes[self.selected]["kind"] if self.selected else None
+        # An input can only be renamed or have a layer inserted after it.
         self.apply_button.disabled = self.selected is None or (
-            kind in ("input", "op") and action in ("replace", "delete", "rename"))
+            kind == "input" and action in ("replace", "delete", "insert before"))
 
     def apply(self):
         """Do what the panel says to the selected layer (what the Apply button does).
@@ -277,7 +282,7 @@ class ModelEditor(widgets.VBox):
         cls, _ = self.form.values()
         if type(layer) is cls:
             changed = self.form.changed()
-            if not changed:
+            if not changed or _same_config(layer, changed):
                 return None
             return Edit("edit_layer", dict(target=data["path"], weights=self.weights.value,
                                            **changed))
@@ -355,6 +360,7 @@ class ModelEditor(widgets.VBox):
     def reset(self):
         """Back to the original model; the history is cleared."""
         self.history.reset()
+        self.weights.value = "auto"
         self._refresh()
 
     def to_code(self, name="model"):
@@ -410,6 +416,16 @@ class ModelEditor(widgets.VBox):
 
     def _note(self, message):
         self.status.value = _pre(message, "#525252")
+
+
+def _same_config(layer, changed):
+    """Whether ``changed`` leaves the layer as it is once Keras has normalized the values
+    (``3`` and ``(3, 3)`` for a kernel size, ``" 32"`` and ``32``)."""
+    try:
+        config = layer.get_config()
+        return type(layer).from_config({**config, **changed}).get_config() == config
+    except Exception:  # noqa: BLE001 - the edit itself will say what is wrong
+        return False
 
 
 def _unique(base, taken):

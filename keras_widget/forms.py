@@ -91,21 +91,24 @@ def parse_value(name, text):
 class LayerForm:
     """A searchable layer-class picker and one text field per constructor argument.
 
-    :meth:`set_target` prefills the form for a clicked layer (its class and config);
-    :meth:`values` returns ``(class, {argument: value})`` for what is typed, raising
-    ``EditError`` for a value that cannot be parsed or a required argument left empty.
+    :meth:`set_target` prefills the form for a clicked layer; in ``"replace"`` mode the picker
+    shows the layer's class and the fields its config (to replace or edit it), in ``"insert"``
+    mode the fields show the picked class's defaults and a fresh name (merge layers, which need
+    several inputs, are not offered there). :meth:`values` returns ``(class, {argument: value})``
+    for what is typed, raising ``EditError`` for a value that cannot be parsed or a required
+    argument left empty.
     """
 
     def __init__(self, extra_classes=(), name_for=None):
         self.groups = catalog(extra_classes)
         # name_for(cls) -> a fresh layer name for a new layer of that class
         self.name_for = name_for or (lambda cls: None)
-        self.prefill = True  # fields from the target's config when the class is the target's
+        self.mode = "replace"
+        self.target = None
         self.classes = {cls.__name__: cls for group in self.groups.values() for cls in group}
-        self.category = {cls.__name__: cat for cat, group in self.groups.items() for cls in group}
         self.search = widgets.Text(placeholder="search layer classes, e.g. conv, pool, norm",
                                    layout=widgets.Layout(width="96%"))
-        self.picker = widgets.Select(options=self._options(""), rows=7,
+        self.picker = widgets.Select(options=self._options(""), value=None, rows=7,
                                      layout=widgets.Layout(width="96%"))
         self.fields_box = widgets.VBox(layout=widgets.Layout(max_height="260px",
                                                              overflow="auto"))
@@ -117,65 +120,93 @@ class LayerForm:
         self.fields_box.add_class("kw-fields")
         # argument -> (Text widget, text shown at first, value behind it, constructor default)
         self.fields = {}
-        self.target = None
-        self.search.observe(self._filter, names="value")
+        self._quiet = False  # while the list's options are being replaced
+        self.search.observe(lambda change: self._refresh_options(), names="value")
         self.picker.observe(self._picked, names="value")
+        self._show(None)
 
     def _options(self, query):
         query = query.strip().lower()
         out = []
         for cat, group in self.groups.items():
+            if cat == "merge" and self.mode == "insert":
+                continue
             for cls in group:
                 label = f"{cls.__name__} · {cat}"
                 if not query or query in label.lower():
                     out.append((label, cls.__name__))
         return out
 
-    def _filter(self, change):
+    def _refresh_options(self):
+        """New options for the search text and mode; the pick stays if it is still listed."""
         current = self.picker.value
-        options = self._options(change["new"])
-        self.picker.options = options
-        if current in [v for _, v in options]:
-            self.picker.value = current
+        options = self._options(self.search.value)
+        self._quiet = True
+        try:
+            self.picker.options = options
+            self.picker.value = current if current in [v for _, v in options] else None
+        finally:
+            self._quiet = False
+        if self.picker.value != current:
+            self._show(self.picker.value)
 
     def _picked(self, change):
-        if change["new"]:
-            self.show_fields(self.classes[change["new"]])
+        if not self._quiet:
+            self._show(change["new"])
 
-    def set_target(self, layer, prefill=True):
-        """Prefill for ``layer``: its class picked (if in the catalog) and, with ``prefill``, the
-        fields from its config (to replace or edit it); without, the class defaults and a fresh
-        name (to insert a new layer next to it)."""
-        self.target = layer
-        self.prefill = prefill
-        name = type(layer).__name__
-        if name in self.classes:
-            if self.picker.value == name:
-                self.show_fields(self.classes[name])
-            else:
-                self.search.value = ""
-                self.picker.value = name
+    def _choose(self, name):
+        if name is not None and name not in [v for _, v in self.picker.options]:
+            self.search.value = ""  # the class must be in the list to be shown as picked
+        if self.picker.value == name:
+            self._show(name)
         else:
-            self.picker.value = None
+            self.picker.value = name
+
+    def _show(self, name):
+        if name is None:
             self.fields = {}
-            self.fields_box.children = [widgets.HTML(
-                f"<i>{name} is not in the layer catalog: pick a class to replace it with.</i>")]
+            hint = "Pick a layer class in the list."
+            if self.mode == "replace" and self.target is not None and \
+                    type(self.target).__name__ not in self.classes:
+                hint = (f"{type(self.target).__name__} is not in the list: pick a class to "
+                        f"replace it with.")
+            self.fields_box.children = [widgets.HTML(f"<i>{hint}</i>")]
+        else:
+            self.show_fields(self.classes[name])
+
+    def set_target(self, layer, mode="replace"):
+        """Prefill for ``layer`` (or ``None``) in ``mode`` (``"replace"`` or ``"insert"``)."""
+        self.target = layer
+        self.mode = mode
+        self._refresh_options()
+        name = type(layer).__name__ if layer is not None else None
+        if mode == "replace":
+            self._choose(name if name in self.classes else None)
+        else:
+            self._show(self.picker.value)
+
+    def set_mode(self, mode):
+        """Switch between ``"replace"`` and ``"insert"``, keeping the picked class."""
+        if mode != self.mode:
+            self.mode = mode
+            self._refresh_options()
+            self._show(self.picker.value)
 
     def pick(self, class_name):
         """Choose a class by name, as a click in the list does."""
-        if class_name not in self.classes:
-            raise EditError(f"Unknown layer class '{class_name}'. Pick one of the list, e.g. "
-                            f"{', '.join(sorted(self.classes)[:5])}.")
-        self.search.value = ""
-        self.picker.value = class_name
-        self.show_fields(self.classes[class_name])
+        if class_name not in self.classes or class_name not in [
+                v for _, v in self._options("")]:
+            raise EditError(f"Unknown layer class '{class_name}'"
+                            f"{' here' if class_name in self.classes else ''}. Pick one of the "
+                            f"list, e.g. {', '.join(sorted(self.classes)[:5])}.")
+        self._choose(class_name)
 
     def show_fields(self, cls):
         config = {}
-        if self.prefill and self.target is not None and type(self.target) is cls:
+        if self.mode == "replace" and self.target is not None and type(self.target) is cls:
             try:
                 config = self.target.get_config()
-            except NotImplementedError:
+            except Exception:  # noqa: BLE001 - no config: the class defaults then
                 config = {}
         rows, fields = [], {}
         params = constructor_params(cls)

@@ -289,6 +289,7 @@ class Rebuilder:
 
     def call(self, new_op, path, args, kwargs, in_place_of=None):
         try:
+            args = _packed(new_op, args)
             kwargs = _accepted(new_op, kwargs, path)
         except EditError as err:
             raise EditError(f"{self.plan.description} cannot be built: {err}",
@@ -330,6 +331,20 @@ def _accepted(layer, kwargs, path):
                         f"{'s' if len(lost) > 1 else ''} {', '.join(map(repr, lost))} that the "
                         f"layer it stands in for was called with.", layer=path)
     return {k: v for k, v in kwargs.items() if k in params}
+
+
+def _packed(layer, args):
+    """The positional inputs of a call, as a layer of another kind takes them: an ``Add`` layer
+    standing in for ``keras.ops.add(a, b)`` takes ``[a, b]``."""
+    if len(args) < 2 or not isinstance(layer, keras.layers.Layer):
+        return args
+    params = [p for p in inspect.signature(layer.call).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(layer.call).parameters.values()):
+        return args
+    if len(params) == 1 and all(isinstance(a, keras.KerasTensor) for a in args):
+        return (list(args),)
+    return args
 
 
 class _NeedsInitializedVariables(Exception):
@@ -399,7 +414,10 @@ def _rebuild(source, plan, deferred):
         values = {}
         for a in rb.assignments:
             values.update(match(a))
-        dv.fill(values, {id(v) for v in new.variables})
+        try:
+            dv.fill(values, {id(v) for v in new.variables})
+        except EditError as err:
+            raise EditError(f"{plan.description}: {err}", target=plan.target) from None
         for a in rb.assignments:
             finish(a)
     except BaseException:

@@ -91,11 +91,16 @@ class DeferredVariables:
             if id(v) not in wanted:
                 continue
             entry = values.get(id(v))
-            if entry is None:
-                v._deferred_initialize()
-            else:
-                v._initialize(_value_for(v, entry[1]))
-                v._initializer = None
+            try:
+                if entry is None:
+                    v._deferred_initialize()
+                else:
+                    v._initialize(_value_for(v, entry[1]))
+                    v._initializer = None
+            except Exception as exc:  # noqa: BLE001 - too big to make, out of memory
+                self.discard()
+                raise EditError(f"The variable {v.path} of shape {tuple(v.shape)} cannot be "
+                                f"created: {str(exc).strip().splitlines()[0]}") from None
         for target, source in values.values():
             # Variables that exist already (live copies) hold the source values; assign anyway so
             # that a donor other than the copied object wins.

@@ -182,18 +182,26 @@ def test_edit_methods_raise_and_the_model_stays():
     assert ed.model is ed.original
 
 
-def test_operations_and_inputs_cannot_be_replaced_from_the_panel():
+def test_operations_can_be_replaced_and_inputs_only_renamed_or_followed():
     x = keras.Input((4,), name="x")
     y = keras.ops.add(layers.Dense(4, name="d")(x), x)
-    ed = kw.ModelEditor(keras.Model(x, y))
+    model = keras.Model(x, y)
+    ed = kw.ModelEditor(model)
     (op,) = [n for n, d in ed.graph.nodes(data=True) if d["kind"] == "op"]
     ed.select(op)
-    assert ed.apply_button.disabled
-    ed.action.value = "insert after"
     assert not ed.apply_button.disabled
+    assert ed.form.picker.value == "Add"  # the layer of the same name as the operation
+    report = ed.apply()
+    assert report.added == ["add"] and isinstance(ed.model.get_layer("add"), layers.Add)
+    xs = np.ones((2, 4), "float32")
+    np.testing.assert_allclose(np.asarray(ed.model(xs)), np.asarray(model(xs)), atol=1e-6)
     ed.select("x")
-    ed.action.value = "delete"
-    assert ed.apply_button.disabled
+    for action, disabled in [("replace", True), ("delete", True), ("insert before", True),
+                             ("insert after", False), ("rename", False)]:
+        ed.action.value = action
+        assert ed.apply_button.disabled is disabled, action
+    ed.new_name.value = "features"
+    assert ed.apply().added == ["features"]
 
 
 def test_custom_layers_of_the_model_and_extra_layers_are_offered():

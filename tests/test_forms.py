@@ -54,7 +54,7 @@ def test_form_prefills_from_the_target_and_reports_what_changed():
     assert form.changed() == {"units": 32}
     cls, kwargs = form.values()
     assert cls is keras.layers.Dense and kwargs["activation"] == "tanh"
-    form.set_target(dense, prefill=False)
+    form.set_target(dense, mode="insert")
     assert form.fields["units"][0].value == "" and form.fields["name"][0].value == "fresh"
     with pytest.raises(kw.EditError, match="'units' is required"):
         form.values()
