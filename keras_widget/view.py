@@ -46,9 +46,12 @@ def shape_text(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def node_label(data):
-    """Three lines: layer name, class, output shape."""
-    return f"{data['name']}\n{data['class_name']}\n{shape_text(data['output_shape'])}"
+def node_label(data, node_id=None):
+    """Three lines: layer name (with ``#k`` for one call of a shared layer), class, output shape."""
+    name = data["name"]
+    if node_id is not None and "#" in node_id:
+        name += " #" + node_id.rsplit("#", 1)[1]
+    return f"{name}\n{data['class_name']}\n{shape_text(data['output_shape'])}"
 
 
 def elements(graph, marks=None):
@@ -59,7 +62,8 @@ def elements(graph, marks=None):
     for node_id, d in graph.nodes(data=True):
         data = {
             "id": node_id,
-            "label": node_label(d) if d["kind"] != "model" else f"{d['name']} ({d['class_name']})",
+            "label": (node_label(d, node_id) if d["kind"] != "model"
+                      else f"{d['name']} ({d['class_name']})"),
             "path": d["path"],
             "kind": d["kind"],
             "category": d["category"],
@@ -82,12 +86,16 @@ def stylesheet():
             "shape": "round-rectangle", "width": 168, "height": 50,
             "label": "data(label)", "text-wrap": "wrap", "text-max-width": 160,
             "text-valign": "center", "text-halign": "center", "font-size": 10,
+            "line-height": 1.3,  # room under each line, or underscores are clipped
             "font-family": "monospace", "background-color": COLORS["other"],
             "border-width": 1, "border-color": "#636363"}},
         {"selector": "node.model", "style": {
             "text-valign": "top", "text-halign": "center", "font-weight": "bold",
             "background-color": COLORS["model"], "background-opacity": 0.6,
-            "border-style": "dashed", "padding": 12}},
+            "border-style": "dashed", "padding": 14,
+            # The edge into the nested model crosses its title: keep the title readable.
+            "text-background-color": "#ffffff", "text-background-opacity": 0.9,
+            "text-background-padding": 2, "text-margin-y": -2}},
         {"selector": "node.op", "style": {"shape": "ellipse"}},
         {"selector": "node.input", "style": {"shape": "round-tag"}},
         {"selector": "edge", "style": {
@@ -140,7 +148,7 @@ def to_graphviz(graph, marks=None):
         if d["kind"] == "model":
             continue
         color = next((border[m] for m in marks.get(node_id, ()) if m in border), "#636363")
-        container(node_id).node(node_id, label=node_label(d),
+        container(node_id).node(node_id, label=node_label(d, node_id),
                                 fillcolor=COLORS.get(d["category"], COLORS["other"]),
                                 color=color, penwidth="3" if node_id in marks else "1",
                                 shape="ellipse" if d["kind"] == "op" else "box")
