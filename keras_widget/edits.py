@@ -11,6 +11,7 @@ import numbers
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 from keras import tree
 
 from . import graph as g
@@ -28,8 +29,15 @@ class Edit:
     args: dict
 
     def apply(self, model):
+        planner = PLANNERS.get(self.kind)
         try:
-            result = PLANNERS[self.kind](model, **self.args)
+            if planner is None:
+                raise EditError(f"There is no edit '{self.kind}'; edits: {', '.join(PLANNERS)}.")
+            try:
+                inspect.signature(planner).bind(model, **self.args)
+            except TypeError as exc:
+                raise EditError(f"{self.kind}: {exc}.") from None
+            result = planner(model, **self.args)
         except EditError as err:
             # The sentence is the message: no trail through this package's internals either.
             raise err.with_traceback(None) from None
@@ -70,12 +78,20 @@ def _check_new_name(model, path, name, what, replacing=None):
                         f"layer another name (name=...).", target=path)
 
 
+def _check_name(name, what):
+    # '/' separates nested models in a path, '#' a call site in a node id.
+    if not isinstance(name, str) or not name or "/" in name or "#" in name:
+        raise EditError(f"{what}: a layer name is a non-empty string without '/' or '#'; "
+                        f"got {name!r}.")
+
+
 def _check_layer(obj, what):
     if not isinstance(obj, keras.layers.Layer):
         raise EditError(f"{what}: expected a keras layer, got {type(obj).__name__} ({obj!r}).")
     if isinstance(obj, keras.layers.InputLayer):
         raise EditError(f"{what}: an InputLayer cannot be placed inside a model; use "
                         f"set_input_shape to change an input.")
+    _check_name(obj.name, what)
 
 
 def _one_tensor(node, which):
@@ -191,17 +207,18 @@ def _edit_layer(model, target, weights="auto", **config):
                         f"{', '.join(map(repr, unknown))}. Valid keys: {', '.join(sorted(valid))}.",
                         target=target)
     if "name" in config and config["name"] != op.name:
+        _check_name(config["name"], what)
         _check_new_name(model, target, config["name"], what)
     plan = Plan(what, target=target)
-    plan.layers[id(op)] = Reconfigure(dict(config), weights)
+    # numpy scalars (np.int64(4) from a computation) are what Keras's own checks refuse.
+    config = {k: v.item() if isinstance(v, np.generic) else v for k, v in config.items()}
+    plan.layers[id(op)] = Reconfigure(config, weights)
     return rebuild(model, plan)
 
 
 def _rename_layer(model, target, new_name):
     what = f"rename_layer({target!r}, {new_name!r})"
-    if not isinstance(new_name, str) or not new_name or "/" in new_name or "#" in new_name:
-        raise EditError(f"{what}: a layer name is a non-empty string without '/' or '#'.",
-                        target=target)
+    _check_name(new_name, what)
     _, op = g.find_layer(model, target)
     if new_name == op.name:
         raise EditError(f"{what}: the layer is already called '{new_name}'.", target=target)
@@ -260,6 +277,9 @@ def _replace_all(model, match, factory, weights="auto"):
     what = "replace_all"
     check_policy(weights)
     test = _matcher(match)
+    if not callable(factory):
+        raise EditError(f"replace_all: factory must be a function taking the matched layer and "
+                        f"returning the new layer (or None); got {factory!r}.")
     plan = Plan(what)
     skip_under, matched = [], []
     for path, layer in g.iter_layers(model):

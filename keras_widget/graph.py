@@ -254,14 +254,21 @@ def to_networkx(model):
     for path, *_ in records:
         counts[path] = counts.get(path, 0) + 1
     seen = {}
-    ids = []
+    ids, call_index = [], []
     for path, *_ in records:
         k = seen.get(path, 0)
         seen[path] = k + 1
         ids.append(path if counts[path] == 1 else f"{path}#{k}")
+        call_index.append(k)
+    taken = set()
+    for i, node_id in enumerate(ids):
+        while node_id in taken:  # a layer whose own name looks like a call site ("a#1")
+            node_id += "'"
+        taken.add(node_id)
+        ids[i] = node_id
 
     g = nx.DiGraph(name=model.name)
-    for node_id, (path, site, parent, kind, parent_idx) in zip(ids, records):
+    for node_id, k, (path, site, parent, kind, parent_idx) in zip(ids, call_index, records):
         op = site.op
         g.add_node(
             node_id,
@@ -273,7 +280,7 @@ def to_networkx(model):
             params=_params(op),
             trainable=bool(getattr(op, "trainable", False)),
             parent=parent,
-            call_index=int(node_id.rsplit("#", 1)[1]) if node_id != path else 0,
+            call_index=k,
             category=category_of(op),
             parent_node=None if parent_idx is None else ids[parent_idx],
             layer=op,

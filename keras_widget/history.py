@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 
 import keras
+import numpy as np
 
 from .forms import constructor_params
 
@@ -89,36 +90,73 @@ class History:
         return "\n".join(lines) + "\n"
 
 
+class Unwritable(Exception):
+    """A value that Python code cannot restate: a Python function, a ``Lambda`` layer."""
+
+
+_FIRST = {"replace_layer": "target", "delete_layer": "target", "edit_layer": "target",
+          "rename_layer": "target", "add_output": "target", "remove_output": "output",
+          "inline_model": "nested", "set_input_shape": "shape", "insert_layer": "layer",
+          "replace_all": "match"}
+_DEFAULTS = {"weights": "auto", "input": None, "batch_size": None, "after": None, "before": None}
+
+
 def edit_code(edit, name="model"):
-    """One line of code for one edit: ``model = kw.<kind>(model, ...).model``."""
+    """Code for one edit: ``model = kw.<kind>(model, ...).model``. An edit made with Python
+    functions or ``Lambda`` layers cannot be restated: it becomes a comment that says so."""
     args = dict(edit.args)
-    parts = []
-    first = {"replace_layer": "target", "delete_layer": "target", "edit_layer": "target",
-             "rename_layer": "target", "add_output": "target", "remove_output": "output",
-             "inline_model": "nested", "set_input_shape": "shape",
-             "insert_layer": "layer", "replace_all": "match"}.get(edit.kind)
-    if first in args:
-        parts.append(value_code(args.pop(first)))
-    defaults = {"weights": "auto", "input": None, "batch_size": None, "after": None,
-                "before": None}
-    for key, value in args.items():
-        if key in defaults and value == defaults[key]:
-            continue
-        parts.append(f"{key}={value_code(value)}")
-    comment = ""
-    if edit.kind == "replace_all":
-        comment = "  # match and factory are your Python objects"
-    return f"{name} = kw.{edit.kind}({name}, {', '.join(parts)}).model{comment}"
+    try:
+        parts = []
+        if _FIRST.get(edit.kind) in args:
+            parts.append(value_code(args.pop(_FIRST[edit.kind])))
+        for key, value in args.items():
+            if key in _DEFAULTS and isinstance(value, (str, type(None))) and \
+                    value == _DEFAULTS[key]:
+                continue
+            parts.append(f"{key}={value_code(value)}")
+    except Unwritable as why:
+        return (f"# Here you made a {edit.kind} edit with Python objects that code cannot "
+                f"restate ({why}).\n# Make it again yourself at this point; the lines below "
+                f"assume it.")
+    lines = [f"{name} = kw.{edit.kind}({name}, {', '.join(parts)}).model"]
+    for value in edit.args.values():
+        if isinstance(value, keras.layers.Layer) and value.built and value.weights:
+            lines.append(f"# '{value.name}' came with weights of its own; this line makes it "
+                         f"without them.")
+    return "\n".join(lines)
 
 
 def value_code(value):
+    """Python source for an edit argument. Raises :class:`Unwritable` when there is none."""
     if isinstance(value, keras.layers.Layer):
         return layer_code(value)
     if isinstance(value, type):
         return f"keras.layers.{value.__name__}" if _is_keras_layer(value) else value.__name__
-    if callable(value):
-        return getattr(value, "__name__", "factory")
-    return repr(value)
+    if isinstance(value, tuple) and value and all(isinstance(v, type) for v in value):
+        return "(" + ", ".join(value_code(v) for v in value) + ",)"
+    try:
+        return repr(_plain(value))
+    except Unwritable:
+        pass
+    if callable(value) and not getattr(value, "__module__", "").startswith("keras"):
+        raise Unwritable(getattr(value, "__name__", type(value).__name__))
+    try:  # a Keras object (regularizer, initializer, activation): its serialized form
+        return repr(_plain(keras.saving.serialize_keras_object(value)))
+    except Exception:  # noqa: BLE001
+        raise Unwritable(type(value).__name__) from None
+
+
+def _plain(value):
+    """``value`` as Python literals only (numpy scalars become Python numbers)."""
+    if isinstance(value, np.generic):  # before float: np.float64 is a float too
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    raise Unwritable(type(value).__name__)
 
 
 def _is_keras_layer(cls):
@@ -127,25 +165,46 @@ def _is_keras_layer(cls):
 
 def layer_code(layer):
     """``keras.layers.Dense(units=128, activation='sigmoid', name='d2')``: the constructor call
-    with the arguments that differ from the class defaults. A layer that cannot be written as a
-    call (a ``Lambda``, a layer without config) is named in a comment instead."""
+    with the arguments that differ from the class defaults, checked by building it and comparing
+    configs (a pooling layer's strides default to its pool size). Where no such call rebuilds the
+    layer, Keras's own serialized form: ``keras.layers.deserialize({...})``.
+    Raises :class:`Unwritable` for a ``Lambda`` or a layer without a config."""
     cls = type(layer)
-    prefix = "keras.layers." if _is_keras_layer(cls) else ""
     if isinstance(layer, keras.layers.Lambda):
-        return f"{layer.name}_lambda  # the Lambda layer '{layer.name}' (a Python function)"
+        raise Unwritable(f"the Lambda layer '{layer.name}'")
     try:
         config = layer.get_config()
-    except NotImplementedError:
-        return f"{layer.name}_layer  # '{layer.name}' ({cls.__name__}) has no config"
+    except Exception:  # noqa: BLE001
+        raise Unwritable(f"'{layer.name}', a {cls.__name__} without a config") from None
+    kwargs = _call_kwargs(cls, config)
+    if kwargs is not None:
+        prefix = "keras.layers." if _is_keras_layer(cls) else ""
+        shown = [f"{k}={v!r}" for k, v in _plain(kwargs).items() if k != "name"]
+        return f"{prefix}{cls.__name__}({', '.join(shown + [f'name={layer.name!r}'])})"
+    if not cls.__module__.startswith("keras."):
+        raise Unwritable(f"'{layer.name}', a {cls.__name__} its constructor cannot rebuild")
+    return f"keras.layers.deserialize({_plain(keras.saving.serialize_keras_object(layer))!r})"
+
+
+def _call_kwargs(cls, config):
+    """The fewest config entries that make ``cls(**entries)`` give ``config`` again, or None."""
     params = dict(constructor_params(cls))
     required = [k for k, d in params.items() if d is inspect.Parameter.empty]
+    name = {"name": config["name"]} if "name" in config else {}
     try:
-        defaults = cls(**{k: config[k] for k in required if k in config},
-                       name="probe").get_config()
-    except Exception:  # noqa: BLE001 - then every config entry is written out
-        defaults = {}
-    shown = [f"{key}={value!r}" for key, value in config.items()
-             if key != "name" and (key in required or defaults.get(key, object()) != value)
-             and not (key == "dtype" and key not in defaults)]
-    shown.append(f"name={layer.name!r}")
-    return f"{prefix}{cls.__name__}({', '.join(shown)})"
+        _plain(config)
+        defaults = cls(**{k: config[k] for k in required if k in config}, **name).get_config()
+    except Exception:  # noqa: BLE001 - not constructible from plain values
+        return None
+    kwargs = {k: v for k, v in config.items()
+              if k in required or (k != "name" and defaults.get(k, object()) != v)}
+    for _ in range(2):  # an entry whose default follows another one: add it, check again
+        try:
+            again = cls(**kwargs, **name).get_config()
+        except Exception:  # noqa: BLE001
+            return None
+        differ = {k for k in config if again.get(k, object()) != config[k]}
+        if not differ:
+            return kwargs
+        kwargs.update({k: config[k] for k in differ})
+    return None

@@ -76,10 +76,15 @@ def saving_notes(model):
     """
     from .graph import iter_layers
 
-    lambdas, functions, unregistered = [], [], {}
+    lambdas, functions, unsavable, unregistered = [], [], [], {}
     for path, layer in iter_layers(model):
         if isinstance(layer, keras.layers.Lambda):
             fn = layer.function
+            try:
+                layer.get_config()
+            except Exception:  # noqa: BLE001 - Keras cannot write this function down at all
+                unsavable.append(path)
+                continue
             if getattr(fn, "__name__", "<lambda>") == "<lambda>":
                 lambdas.append(path)
             elif keras.saving.get_registered_object(keras.saving.get_registered_name(fn)) is not fn:
@@ -91,6 +96,10 @@ def saving_notes(model):
         if keras.saving.get_registered_object(name) is not cls:
             unregistered.setdefault(cls.__name__, []).append(path)
     notes = []
+    if unsavable:
+        notes.append(f"Saving: {', '.join(repr(p) for p in unsavable)} "
+                     f"{'is a Lambda' if len(unsavable) == 1 else 'are Lambdas'} whose function "
+                     f"Keras cannot serialize (a functools.partial, say): model.save will fail.")
     if lambdas:
         notes.append(f"Saving: {', '.join(repr(p) for p in lambdas)} "
                      f"{'is a Lambda' if len(lambdas) == 1 else 'are Lambdas'} around Python code; "

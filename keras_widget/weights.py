@@ -157,8 +157,9 @@ class Assignment:
 def match(assignment):
     """``{id(new variable): (new variable, source variable)}`` for every variable that fits.
 
-    Records, in ``assignment.reasons``, one sentence per variable that stays fresh. Raises
-    ``EditError`` under ``policy="keep"`` when one does not fit.
+    Records, in ``assignment.reasons``, one sentence per variable that stays fresh. Under
+    ``policy="keep"``, raises ``EditError`` when a variable of the layer being replaced (the last
+    donor) does not fit its counterpart or has none in the new layer.
     """
     out = {}
     new_vars = assignment.layer.weights
@@ -186,14 +187,22 @@ def match(assignment):
             why = f"{v.name} {tuple(v.shape)} is new: the source layer has no variable '{v.name}'"
         else:
             why = f"{v.name} {tuple(v.shape)} is new"
-        if assignment.policy == "keep":
-            shapes = (f"{tuple(mismatch.shape)} against {tuple(v.shape)}" if mismatch is not None
-                      else f"no source variable for {v.name} {tuple(v.shape)}")
+        if assignment.policy == "keep" and mismatch is not None:
             raise EditError(
                 f"weights='keep' cannot be met for '{assignment.target or assignment.path}': "
-                f"layer '{assignment.path}' {v.name} does not fit: {shapes}.",
-                target=assignment.target, layer=assignment.path)
+                f"layer '{assignment.path}' {v.name} does not fit: {tuple(mismatch.shape)} "
+                f"against {tuple(v.shape)}.", target=assignment.target, layer=assignment.path)
         assignment.reasons.append(why)
+    if assignment.policy == "keep" and assignment.donors:
+        # Keep means: every variable of the layer being replaced or edited lives on.
+        used = {id(src) for _, src in out.values()}
+        lost = [v for v in assignment.donors[-1].weights if id(v) not in used]
+        if lost:
+            shown = ", ".join(f"{v.name} {tuple(v.shape)}" for v in lost)
+            raise EditError(
+                f"weights='keep' cannot be met for '{assignment.target or assignment.path}': "
+                f"the new layer '{assignment.path}' has no place for {shown}.",
+                target=assignment.target, layer=assignment.path)
     return out
 
 

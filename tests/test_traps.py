@@ -173,3 +173,99 @@ def test_a_call_argument_the_replacement_does_not_take_is_refused():
     model = keras.Model([enc_in, dec_in], layers.Dense(2, name="out")(dec))
     with pytest.raises(kw.EditError, match="does not take the argument 'initial_state'"):
         kw.replace_layer(model, "dec", layers.Dense(6, name="dec"))
+
+
+def _exported(ed, source):
+    scope = {"model": source}
+    exec(ed.to_code(), scope)
+    return scope["model"]
+
+
+def test_exported_code_rebuilds_what_the_editor_built():
+    inp = keras.Input((16, 16, 3), name="img")
+    x = layers.Conv2D(4, 3, padding="same", name="c")(inp)
+    x = layers.MaxPooling2D(2, name="pool")(x)
+    seq_in = keras.Input((5, 4), name="seq")
+    model = keras.Model([inp, seq_in], [layers.Dense(2, name="d")(layers.Flatten(name="f")(x)),
+                                        layers.Dense(3, name="r")(seq_in)])
+    ed = kw.ModelEditor(model)
+    ed.replace_layer("pool", layers.MaxPooling2D(3, strides=2, padding="same", name="pool"))
+    ed.edit_layer("c", kernel_regularizer=keras.regularizers.L2(0.01),
+                  activation=keras.activations.gelu)
+    ed.replace_layer("r", layers.Bidirectional(layers.LSTM(3), name="r"))
+    ed.edit_layer("d", units=np.int64(4))
+    ed.insert_layer(layers.Dropout(np.float64(0.3), name="drop"), after="f")
+    rebuilt = _exported(ed, model)
+    for a, b in zip(ed.model.layers, rebuilt.layers):
+        assert (a.name, type(a)) == (b.name, type(b))
+        assert a.get_config() == b.get_config() or a.name == "drop"
+        assert tuple(a.output.shape) == tuple(b.output.shape)
+    assert_identical(ed.model, rebuilt, ["c"])
+
+
+def test_edits_made_with_python_functions_become_comments_that_say_so():
+    x = keras.Input((4,), name="x")
+    model = keras.Model(x, layers.Dense(2, name="out")(layers.ReLU(name="act")(x)))
+    ed = kw.ModelEditor(model)
+    ed.insert_layer(layers.Lambda(lambda t: t * 2, name="twice"), after="x")
+    ed.replace_all(lambda l: isinstance(l, layers.ReLU), lambda l: layers.ELU(name=l.name))
+    ed.rename_layer("out", "head")
+    code = ed.to_code()
+    assert code.count("# Here you made a") == 2 and "the Lambda layer 'twice'" in code
+    rebuilt = _exported(ed, model)  # it runs; the rename is made, the others are yours to make
+    assert [l.name for l in rebuilt.layers] == ["x", "act", "head"]
+
+
+def test_keep_means_every_weight_of_the_target_lives_on():
+    x = keras.Input((8,), name="x")
+    h = layers.BatchNormalization(name="bn")(layers.Dense(16, name="d2")(x))
+    model = keras.Model(x, h)
+    for edit in (lambda: kw.edit_layer(model, "d2", use_bias=False, weights="keep"),
+                 lambda: kw.replace_layer(model, "d2", layers.ReLU(name="d2"), weights="keep"),
+                 lambda: kw.replace_layer(model, "bn", layers.LayerNormalization(name="bn"),
+                                          weights="keep")):
+        with pytest.raises(kw.EditError, match="weights='keep' cannot be met.*has no place for"):
+            edit()
+    no_bias = keras.Model(x, layers.Dense(4, use_bias=False, name="nb")(x))
+    r = kw.replace_layer(no_bias, "nb", layers.Dense(4, name="nb"), weights="keep")
+    np.testing.assert_array_equal(r.model.get_layer("nb").kernel.numpy(),
+                                  no_bias.get_layer("nb").kernel.numpy())
+
+
+def test_names_that_would_break_paths_or_call_sites_are_refused():
+    x = keras.Input((3,), name="x")
+    shared = layers.Dense(3, name="a")
+    model = keras.Model(x, layers.Dense(1, name="b")(shared(shared(x))))
+    for bad in (None, "", 5, "a#1", "p/q"):
+        with pytest.raises(kw.EditError, match="a layer name is a non-empty string"):
+            kw.edit_layer(model, "b", name=bad)
+    with pytest.raises(kw.EditError, match="a layer name"):
+        kw.replace_layer(model, "b", layers.Dense(1, name="b#0"))
+    odd = keras.Model(x, layers.Dense(1, name="a#1")(shared(shared(x))))
+    g = kw.to_networkx(odd)  # a layer named like a call site still gets a node of its own
+    assert {"a#0", "a#1", "a#1'"} <= set(g)
+    assert g.nodes["a#1'"]["name"] == "a#1" and g.nodes["a#1"]["call_index"] == 1
+
+
+def test_malformed_edits_are_sentences():
+    x = keras.Input((3,), name="x")
+    model = keras.Model(x, layers.Dense(1, name="d")(x))
+    with pytest.raises(kw.EditError, match="There is no edit 'explode'"):
+        kw.Edit("explode", {}).apply(model)
+    with pytest.raises(kw.EditError, match="delete_layer: missing a required argument: 'target'"):
+        kw.Edit("delete_layer", {"layer": "d"}).apply(model)
+    with pytest.raises(kw.EditError, match="factory must be a function"):
+        kw.replace_all(model, layers.Dense, "x")
+
+
+def test_a_lambda_keras_cannot_serialize_is_said_to_be_unsavable():
+    import functools
+
+    def plus(t, k):
+        return t + k
+
+    x = keras.Input((3,), name="x")
+    model = keras.Model(x, layers.Dense(1, name="d")(x))
+    r = kw.insert_layer(model, layers.Lambda(functools.partial(plus, k=2.0), name="plam"),
+                        after="x")
+    assert any("cannot serialize" in n and "model.save will fail" in n for n in r.report.notes)
