@@ -418,12 +418,18 @@ def _rebuild(source, plan, deferred):
             dv.fill(values, {id(v) for v in new.variables})
         except EditError as err:
             raise EditError(f"{plan.description}: {err}", target=plan.target) from None
+        in_model = {id(layer) for _, layer in g.iter_layers(new)}
         for a in rb.assignments:
-            finish(a)
+            if id(a.layer) in in_model:
+                finish(a)
     except BaseException:
         dv.discard()
         raise
     notes = list(plan.notes)
+    for layer in rb.inserted.values():
+        if id(layer) not in in_model:
+            notes.append(f"'{layer.name}' was inserted where nothing reads it (an input that "
+                         f"feeds no output): it is not part of the new model.")
     if getattr(source, "compiled", False):
         notes.append("The source model was compiled; the new one is not (as with clone_model): "
                      "call compile() before fit().")

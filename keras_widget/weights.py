@@ -208,7 +208,7 @@ def match(assignment):
 
 def finish(assignment):
     """What a layer needs once its variables hold their values: the state it derives from them
-    when they are loaded (a ``Normalization`` layer's mean and variance tensors), and what it keeps
+    (``finalize_state``: a ``Normalization`` layer's mean and variance tensors), and what it keeps
     outside its variables (the vocabulary of an adapted ``StringLookup``, ``IntegerLookup`` or
     ``TextVectorization``), copied from its donor of the same class through Keras's own
     ``save_assets`` / ``load_assets``. A vocabulary that cannot be copied is recorded as a reason,
@@ -223,9 +223,6 @@ def finish(assignment):
         except Exception as exc:  # noqa: BLE001 - said in the report instead
             assignment.reasons.append(f"its vocabulary could not be copied ({exc})")
     for layer in new._flatten_layers(include_self=True):
-        if type(layer).load_own_variables is not keras.layers.Layer.load_own_variables:
-            # A class that derives state when its variables are loaded: load them once more,
-            # through Keras's own hooks, so that it does.
-            store = {}
-            layer.save_own_variables(store)
-            layer.load_own_variables(store)
+        # Keras's hook for state derived from variables, run after adapt() and after loading.
+        if callable(getattr(layer, "finalize_state", None)):
+            layer.finalize_state()
