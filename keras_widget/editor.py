@@ -29,7 +29,9 @@ def summary_text(model):
 
 
 def _pre(text, color=None):
-    style = "margin:0;white-space:pre-wrap;font-size:12px;line-height:1.3;"
+    # Wrap at spaces, not inside words (a notebook's own styles may break anywhere).
+    style = ("margin:0;white-space:pre-wrap;word-break:normal;overflow-wrap:break-word;"
+             "font-size:12px;line-height:1.3;")
     if color:
         style += f"color:{color};"
     return f"<pre style='{style}'>{html.escape(text)}</pre>"
@@ -94,6 +96,9 @@ class ModelEditor(widgets.VBox):
         self.summary = widgets.HTML()
 
         self.action.observe(lambda _: self._show_action(), names="value")
+        # An error is about what was asked; once the question changes, it goes.
+        for w in (self.action, self.form.picker):
+            w.observe(lambda _: self._clear_error(), names="value")
         self.apply_button.on_click(lambda _: self.apply())
         self.undo_button.on_click(lambda _: self.undo())
         self.redo_button.on_click(lambda _: self.redo())
@@ -110,14 +115,22 @@ class ModelEditor(widgets.VBox):
         for w in panel_items + list(self.form.widget.children):
             w.layout.flex = "0 0 auto"  # never squeeze a part of the panel to nothing
         # The panel grows with what it shows (the page scrolls), so that the report or the
-        # error under Apply is never hidden inside a scrolled box.
-        panel = widgets.VBox(panel_items, layout=widgets.Layout(width="40%", padding="0 0 0 8px"))
-        self.view.widget.layout.width = "60%"
-        toolbar = widgets.HBox([self.undo_button, self.redo_button, self.reset_button,
-                                self.code_button, self.fit_button, self.actual_button,
-                                self.find])
-        super().__init__([toolbar, widgets.HBox([self.view.widget, panel]),
-                          widgets.HTML("<b>Summary</b>"), self.summary])
+        # error under Apply is never hidden inside a scrolled box. Graph and panel share the
+        # width 3:2 and the panel goes under the graph when there is no room for both.
+        panel = widgets.VBox(panel_items, layout=widgets.Layout(
+            flex="2 1 340px", min_width="320px", padding="0 0 0 8px"))
+        self.view.widget.layout.width = "auto"
+        self.view.widget.layout.flex = "3 1 440px"
+        self.view.widget.layout.min_width = "320px"
+        buttons = [self.undo_button, self.redo_button, self.reset_button, self.code_button,
+                   self.fit_button, self.actual_button, self.find]
+        for b in buttons:
+            b.layout.flex = "0 0 auto"
+        toolbar = widgets.HBox(buttons, layout=widgets.Layout(flex_flow="row wrap"))
+        main = widgets.HBox([self.view.widget, panel],
+                            layout=widgets.Layout(flex_flow="row wrap", width="100%"))
+        super().__init__([toolbar, main, self.view.viewport, widgets.HTML("<b>Summary</b>"),
+                          self.summary])
         self.add_class("keras-widget-editor")
         # CSS classes: stable handles for the browser tests (and for people's own styling).
         for w, name in [(self.title, "kw-title"), (self.details, "kw-details"),
@@ -156,10 +169,10 @@ class ModelEditor(widgets.VBox):
 
     # -- selection ---------------------------------------------------------------------------
 
-    def select(self, target):
+    def select(self, target, center=True):
         """Select a layer by node id (``"d2"``, ``"shared#1"``) or path, as a click does: the
-        panel shows its details and prefills the form. Raises ``EditError`` for an unknown
-        target (and shows it in the panel)."""
+        panel shows its details and prefills the form, and (``center``) the canvas moves to it.
+        Raises ``EditError`` for an unknown target (and shows it in the panel)."""
         node_id = self._node_id(target)
         if node_id is None:
             self._error(f"There is no layer '{target}' in the graph.")
@@ -176,6 +189,8 @@ class ModelEditor(widgets.VBox):
         self.new_name.value = data["name"]
         self.status.value = ""
         self._show_action()
+        if center:
+            self.view.center(node_id)
 
     def _form_mode(self):
         return "replace" if self.action.value == "replace" else "insert"
@@ -184,13 +199,24 @@ class ModelEditor(widgets.VBox):
         """A click on the canvas: like :meth:`select`, but a refusal only shows in the panel
         (a click can land on a node that a redraw has just taken away)."""
         try:
-            self.select(node_id)
+            self.select(node_id, center=False)  # the canvas stays under the mouse
         except EditError:
             pass
 
     def _found(self, change):
-        if change["new"] and self._node_id(change["new"]) is not None:
-            self.select(change["new"])
+        """The go-to-layer box: a node id or path, or a part of one that names a single node."""
+        text = change["new"].strip()
+        if not text:
+            return
+        if self._node_id(text) is None:
+            matches = [n for n in self._graph if text in n]
+            if len(matches) != 1:
+                self._note(f"No layer is called '{text}'." if not matches else
+                           f"'{text}' matches {len(matches)} layers: "
+                           f"{', '.join(matches[:8])}{', …' if len(matches) > 8 else ''}.")
+                return
+            text = matches[0]
+        self.select(text)
 
     def _node_id(self, target):
         if target in self._graph:
@@ -413,6 +439,10 @@ class ModelEditor(widgets.VBox):
         self.view.mark(failing, "error")
         self.status.value = (f"<div class='kw-error' style='border-left:4px solid #cb181d;"
                              f"padding-left:6px'>{_pre(message, '#a50f15')}</div>")
+
+    def _clear_error(self):
+        if "kw-error" in self.status.value:
+            self.status.value = ""
 
     def _note(self, message):
         self.status.value = _pre(message, "#525252")

@@ -6,6 +6,9 @@ boxes, arrows along the data flow.
 """
 from __future__ import annotations
 
+import pathlib
+
+import anywidget
 import graphviz
 import ipywidgets as widgets
 from ipycytoscape import CytoscapeWidget
@@ -83,8 +86,9 @@ def stylesheet():
     """The cytoscape.js stylesheet: boxes with three-line labels, colours by category, arrows."""
     style = [
         {"selector": "node", "style": {
-            "shape": "round-rectangle", "width": 168, "height": 50,
-            "label": "data(label)", "text-wrap": "wrap", "text-max-width": 160,
+            "shape": "round-rectangle", "width": 190, "height": 50,
+            "label": "data(label)", "text-wrap": "wrap", "text-max-width": 184,
+            "text-overflow-wrap": "anywhere",  # a long name wraps inside its box
             "text-valign": "center", "text-halign": "center", "font-size": 10,
             "line-height": 1.3,  # room under each line, or underscores are clipped
             "font-family": "monospace", "background-color": COLORS["other"],
@@ -161,6 +165,13 @@ def to_graphviz(graph, marks=None):
     return dot
 
 
+class Viewport(anywidget.AnyWidget):
+    """An invisible widget that moves the canvas of the editor it sits in (ipycytoscape has no
+    message for that): ``send({"center": node_id})``."""
+
+    _esm = pathlib.Path(__file__).parent / "static" / "viewport.js"
+
+
 class GraphView:
     """The ipycytoscape widget and what is drawn in it.
 
@@ -181,6 +192,11 @@ class GraphView:
         self.widget.on("node", "click", self._clicked)
         self._on_click = on_click
         self.marks = {}
+        self.viewport = Viewport()  # the editor puts it next to the canvas
+
+    def center(self, node_id):
+        """Move the canvas so that ``node_id`` is in the middle (a no-op where not displayed)."""
+        self.viewport.send({"center": node_id})
 
     def _clicked(self, event):
         node_id = event.get("data", {}).get("id")

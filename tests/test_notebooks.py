@@ -40,7 +40,9 @@ def test_notebook_runs(path):
         assert "d1 weights bit-identical: True" in text
         assert "the source model is unchanged: 64 units, relu" in text
         assert "dense: kernel (72, 10) is new" in text
-        assert "after undo, d2 has 64 units" in text and "after redo, d2 has 128 units" in text
+        assert "after undo: ['pixels', 'd1', 'd2', 'head']" in text
+        assert "after redo: ['pixels', 'd1', 'drop', 'd2', 'head']" in text
+        assert "kw.insert_layer(model, keras.layers.Dropout(rate=0.2, name='drop')" in text
         diff = float(text.split("max difference to numpy:")[1].split()[0])
         assert diff < 1e-5
         assert len(widgets) == 4

@@ -13,8 +13,9 @@ async function openAndRun(page, notebook) {
   await page.goto(`/lab/workspaces/${workspace}/tree/artifacts/e2e/notebooks/${notebook}` +
                   `?reset&token=${token}`);
   await page.locator('.jp-Notebook').first().waitFor({ timeout: 120_000 });
-  // Wait for the kernel to be ready before running (the toolbar shows its status).
-  await expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').first())
+  // Wait for the kernel to be ready before running: the status bar names it and says Idle
+  // (the toolbar's indicator can say idle while there is no kernel yet).
+  await expect(page.getByText('Python 3 (ipykernel) | Idle').first())
     .toBeVisible({ timeout: 120_000 });
   await page.getByRole('menuitem', { name: 'Run', exact: true }).click();
   await page.getByRole('menuitem', { name: 'Run All Cells', exact: true }).click();
@@ -169,4 +170,24 @@ test('edit a layer inside a nested model that is called twice', async ({ page })
   // 8*12+12 + 12*4+4 = 160 parameters in the nested model now.
   await expect(summary).toContainText('160');
   await page.screenshot({ path: path.join(shots, 'nested-2-applied.png'), fullPage: false });
+});
+
+test('go to a layer far down a big graph', async ({ page }) => {
+  await openAndRun(page, 'big.ipynb');
+  const graph = page.locator('.kw-graph').first();
+  const inView = (id) => page.evaluate((nodeId) => {
+    const el = document.querySelector('.kw-graph');
+    const p = el._cyreg.cy.getElementById(nodeId).renderedPosition();
+    return p.x >= 0 && p.y >= 0 && p.x <= el.clientWidth && p.y <= el.clientHeight;
+  }, id);
+  expect(await inView('block_11_add')).toBe(false);
+  await page.locator('.kw-find input').first().fill('block_11_add');
+  await page.locator('.kw-find input').first().press('Enter');
+  await expect(page.locator('.kw-title').first()).toContainText('block_11_add');
+  await expect.poll(() => inView('block_11_add'), { timeout: 10_000 }).toBe(true);
+  await graph.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(shots, 'big-go-to-layer.png'), fullPage: false });
+  // And a click right there selects what is drawn there.
+  await clickNode(page, 'block_11_project');
+  await expect(page.locator('.kw-title').first()).toContainText('block_11_project');
 });
