@@ -200,7 +200,7 @@ class Rebuilder:
         overrides = directive.overrides if isinstance(directive, Reconfigure) else None
         if isinstance(directive, Replace):
             given = directive.layer
-            new, _ = copy_layer(given, known=self.known_copies(given, new_prefix))
+            new, _ = copy_layer(given, known=self.known_copies(given))
             # A replacement that arrives built brings its own weights; then the target's.
             donors = [given] if given.built and given.weights else []
             if policy != "reinit" and isinstance(op, keras.layers.Layer):
@@ -212,7 +212,7 @@ class Rebuilder:
             new = self.nested(op, path, new_prefix, args, kwargs)
             donors = None
         else:
-            new, live = copy_layer(op, overrides, known=self.known_copies(op, new_prefix))
+            new, live = copy_layer(op, overrides, known=self.known_copies(op))
             donors = [op] if policy != "reinit" else []
             if live and op.weights and knode is not None:
                 self.check_live_shapes(op, path, args, kwargs, knode)
@@ -221,7 +221,7 @@ class Rebuilder:
                                                target=self.plan.target))
         return new
 
-    def known_copies(self, layer, new_prefix):
+    def known_copies(self, layer):
         """``{id(source object): its copy}`` for the other layers of the model that ``layer``
         refers to (a tied output layer holding the Embedding), made now if they are not yet, so
         that a live copy of ``layer`` uses them instead of copies of its own."""
@@ -230,7 +230,7 @@ class Rebuilder:
             path = self.source_layers.get(id(sub))
             if path is None or id(sub) in self.copying or g.is_nested_model(sub):
                 continue
-            prefix = path.rsplit("/", 1)[0] + "/" if "/" in path else new_prefix
+            prefix = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
             known[id(sub)] = self.op_for(sub, path, prefix, None, None, None)
         return known
 
