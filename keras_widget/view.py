@@ -11,6 +11,7 @@ import pathlib
 import anywidget
 import graphviz
 import ipywidgets as widgets
+import traitlets
 from ipycytoscape import CytoscapeWidget
 
 # One colour per category of :func:`keras_widget.graph.category_of`.
@@ -166,10 +167,12 @@ def to_graphviz(graph, marks=None):
 
 
 class Viewport(anywidget.AnyWidget):
-    """An invisible widget that moves the canvas of the editor it sits in (ipycytoscape has no
-    message for that): ``send({"center": node_id})``."""
+    """An invisible widget for what ipycytoscape has no message for, in the editor it sits in:
+    move the canvas to a node (``send({"center": node_id})``), and run the layout again once
+    the graph's elements have all arrived in the browser."""
 
     _esm = pathlib.Path(__file__).parent / "static" / "viewport.js"
+    layout = traitlets.Dict(LAYOUT).tag(sync=True)
 
 
 class GraphView:

@@ -22,10 +22,20 @@ async function openAndRun(page, notebook) {
   const graph = page.locator('.kw-graph').first();
   await graph.waitFor({ timeout: 180_000 });
   await graph.scrollIntoViewIfNeeded();
-  // The layout has run once every node has a position inside the canvas.
-  await expect.poll(() => nodeIds(page), { timeout: 60_000 }).not.toEqual([]);
+  // Laid out top to bottom: every edge goes down (a layout run before the edges arrived puts
+  // all nodes in one row; the widget lays out again once they are all there).
+  await expect.poll(() => edgesGoingUpOrFlat(page), { timeout: 60_000 }).toBe(0);
   await page.waitForTimeout(500);
   return graph;
+}
+
+function edgesGoingUpOrFlat(page) {
+  return page.evaluate(() => {
+    const el = document.querySelector('.kw-graph');
+    const cy = el && el._cyreg && el._cyreg.cy;
+    if (!cy || cy.edges().length === 0) return -1;
+    return cy.edges().filter((e) => e.target().position('y') <= e.source().position('y')).length;
+  });
 }
 
 function nodeIds(page) {
