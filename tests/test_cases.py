@@ -3,17 +3,13 @@ API. Each assertion is one bullet of the case's **Expected**."""
 import tempfile
 
 import keras
-import networkx as nx
 import numpy as np
 import pytest
-import tensorflow as tf
 from keras import layers
 
 import keras_widget as kw
-from helpers import (assert_identical, assert_no_shared_variables, assert_report_partition,
-                     assert_unchanged, assert_write_isolated, check_invariants, roundtrip,
+from helpers import (assert_identical, assert_no_shared_variables, assert_unchanged, assert_write_isolated, check_invariants, roundtrip,
                      snapshot, weights_by_path)
-from keras_widget.graph import iter_layers
 
 from cases import (c01_widen_middle_dense as c01, c02_bias_free_conv_and_new_bn as c02,
                    c03_resnet50_gray_input as c03, c05_vgg16_insert_lambda as c05,

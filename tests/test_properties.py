@@ -15,7 +15,7 @@ from keras import layers
 
 import keras_widget as kw
 from helpers import (assert_no_shared_variables, assert_report_partition, assert_unchanged,
-                     outputs, roundtrip, snapshot, weights_by_path)
+                     roundtrip, snapshot, weights_by_path)
 from keras_widget.graph import iter_layers
 
 settings.register_profile("ci", max_examples=100, deadline=None,
@@ -191,7 +191,7 @@ def check(source, snap, result, label, x):
                 assert a.shape == b.shape and np.array_equal(a, b), (path, name)
     src_g, new_g = kw.to_networkx(source), kw.to_networkx(new)
     assert nx.is_directed_acyclic_graph(new_g)
-    for path, layer in iter_layers(new):                           # 4. shared stays shared
+    for path, _ in iter_layers(new):                               # 4. shared stays shared
         calls = sum(1 for _, d in new_g.nodes(data=True) if d["path"] == path)
         src_calls = sum(1 for _, d in src_g.nodes(data=True) if d["path"] == path)
         if src_calls > 1 and path in report.kept and label not in ("remove_output",):
