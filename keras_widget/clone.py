@@ -21,6 +21,7 @@ import keras
 from keras.src.utils.tracking import DotNotTrackScope
 
 from .errors import EditError
+from .graph import is_keras_class
 
 
 def needs_live_copy(layer):
@@ -57,13 +58,9 @@ def config_copy(layer, overrides=None):
     new.name = overrides.get("name", layer.name)
     if _shares_state(new, layer):
         return None
-    if not _is_keras_class(layer) and not overrides and _differs(new, layer, config):
+    if not is_keras_class(type(layer)) and not overrides and _differs(new, layer, config):
         return None
     return new
-
-
-def _is_keras_class(obj):
-    return type(obj).__module__.startswith("keras.")
 
 
 def _shares_state(new, layer):
@@ -161,8 +158,9 @@ def copy_layer(layer, overrides=None, known=None):
     """A copy of ``layer`` for a new graph: from config where possible, else a live copy.
 
     ``overrides`` are config entries to change (``edit_layer``; ``{"name": ...}`` renames);
-    ``known`` as in :func:`live_copy`. Returns ``(copy, live)``, ``live`` telling whether it is a live copy (already built, with the
-    source's variable values) rather than an unbuilt one from config.
+    ``known`` as in :func:`live_copy`. Returns ``(copy, live)``, ``live`` telling whether it is
+    a live copy (already built, with the source's variable values) rather than an unbuilt one
+    from config.
     Raises ``EditError`` when overrides other than a new name are asked of a layer that can only
     be live-copied, or when the class refuses them.
     """

@@ -14,7 +14,7 @@ from .clone import first_line
 from .edits import Edit
 from .errors import EditError
 from .forms import LayerForm, value_text
-from .graph import iter_layers, to_networkx
+from .graph import is_keras_class, iter_layers, to_networkx
 from .history import History
 from .view import GraphView, shape_text
 
@@ -60,7 +60,7 @@ class ModelEditor(widgets.VBox):
         self.history = History(model)
         self._graph = to_networkx(model)  # raises EditError for a model it cannot read
         customs = list(extra_layers) + [type(layer) for _, layer in iter_layers(model)
-                                        if not type(layer).__module__.startswith("keras.")
+                                        if not is_keras_class(type(layer))
                                         and not isinstance(layer, keras.Model)]
         self.form = LayerForm(list(dict.fromkeys(customs)), name_for=self._fresh_name)
         self.view = GraphView(on_click=self._clicked, height=height)

@@ -94,6 +94,11 @@ CATEGORIES = {
 }
 
 
+def is_keras_class(cls):
+    """True for a class Keras itself ships (``keras.layers.Dense``), not one of the person's."""
+    return cls.__module__.startswith("keras.")
+
+
 def category_of_class(cls):
     """The category of a layer class: ``"convolution"``, ``"dense"``, ``"normalization"``,
     ``"activation"``, ``"pooling"``, ``"merge"``, ``"reshape"``, ``"recurrent"``,

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from .forms import constructor_params
+from .graph import is_keras_class
 
 
 class History:
@@ -160,7 +161,7 @@ def _plain(value):
 
 
 def _is_keras_layer(cls):
-    return cls.__module__.startswith("keras.") and getattr(keras.layers, cls.__name__, None) is cls
+    return is_keras_class(cls) and getattr(keras.layers, cls.__name__, None) is cls
 
 
 def layer_code(layer):
@@ -181,7 +182,7 @@ def layer_code(layer):
         prefix = "keras.layers." if _is_keras_layer(cls) else ""
         shown = [f"{k}={v!r}" for k, v in _plain(kwargs).items() if k != "name"]
         return f"{prefix}{cls.__name__}({', '.join(shown + [f'name={layer.name!r}'])})"
-    if not cls.__module__.startswith("keras."):
+    if not is_keras_class(cls):
         raise Unwritable(f"'{layer.name}', a {cls.__name__} its constructor cannot rebuild")
     return f"keras.layers.deserialize({_plain(keras.saving.serialize_keras_object(layer))!r})"
 

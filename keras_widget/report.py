@@ -74,7 +74,7 @@ def saving_notes(model):
     class that is not registered (``@keras.saving.register_keras_serializable``) cannot be loaded
     at all until it is. The edit itself never needed either: layers are copied as live objects.
     """
-    from .graph import iter_layers
+    from .graph import is_keras_class, iter_layers
 
     lambdas, functions, unsavable, unregistered = [], [], [], {}
     for path, layer in iter_layers(model):
@@ -90,7 +90,7 @@ def saving_notes(model):
             elif keras.saving.get_registered_object(keras.saving.get_registered_name(fn)) is not fn:
                 functions.append((path, fn.__name__))
         cls = type(layer)
-        if cls.__module__.startswith("keras.") or isinstance(layer, keras.Model):
+        if is_keras_class(cls) or isinstance(layer, keras.Model):
             continue
         name = keras.saving.get_registered_name(cls)
         if keras.saving.get_registered_object(name) is not cls:

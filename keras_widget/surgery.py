@@ -338,11 +338,11 @@ def _packed(layer, args):
     standing in for ``keras.ops.add(a, b)`` takes ``[a, b]``."""
     if len(args) < 2 or not isinstance(layer, keras.layers.Layer):
         return args
-    params = [p for p in inspect.signature(layer.call).parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(layer.call).parameters.values()):
+    params = inspect.signature(layer.call).parameters.values()
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
         return args
-    if len(params) == 1 and all(isinstance(a, keras.KerasTensor) for a in args):
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) == 1 and all(isinstance(a, keras.KerasTensor) for a in args):
         return (list(args),)
     return args
 

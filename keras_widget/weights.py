@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import keras
 from keras.src.backend.common import global_state
 
+from .clone import first_line
 from .errors import EditError
 
 POLICIES = ("auto", "reinit", "keep")
@@ -100,7 +101,7 @@ class DeferredVariables:
             except Exception as exc:  # noqa: BLE001 - too big to make, out of memory
                 self.discard()
                 raise EditError(f"The variable {v.path} of shape {tuple(v.shape)} cannot be "
-                                f"created: {str(exc).strip().splitlines()[0]}") from None
+                                f"created: {first_line(exc)}") from None
         for target, source in values.values():
             # Variables that exist already (live copies) hold the source values; assign anyway so
             # that a donor other than the copied object wins.
