@@ -11,6 +11,7 @@ import inspect
 import re
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import TextStyle
 import keras
 
 from .clone import first_line
@@ -241,8 +242,12 @@ class LayerForm:
     def _field(self, k):
         """The ``k``-th field widget, made once and reused."""
         while len(self._pool) <= k:
-            self._pool.append(widgets.Text(style={"description_width": "150px"},
-                                           layout=widgets.Layout(width="98%")))
+            # One layout and one style for all fields: a widget each would triple the
+            # messages of the first click.
+            if not self._pool:
+                self._field_layout = widgets.Layout(width="98%")
+                self._field_style = TextStyle(description_width="150px")
+            self._pool.append(widgets.Text(style=self._field_style, layout=self._field_layout))
         return self._pool[k]
 
     def set(self, **values):
