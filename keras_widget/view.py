@@ -237,7 +237,9 @@ class Viewport(anywidget.AnyWidget):
     """
 
     _esm = pathlib.Path(__file__).parent / "static" / "viewport.js"
-    layout = traitlets.Dict(LAYOUT).tag(sync=True)
+    # Not "layout": that name is the DOM layout widget of every widget (a dict there breaks the
+    # front end: "Cannot read properties of undefined (reading 'then')").
+    graph_layout = traitlets.Dict(LAYOUT).tag(sync=True)
 
     def __init__(self, everything=None, **kwargs):
         super().__init__(**kwargs)
@@ -399,12 +401,12 @@ class GraphView:
     def fit(self):
         """Zoom out to show the whole graph (it stays fitted after redraws until
         :meth:`actual_size`)."""
-        self.viewport.layout = {**LAYOUT, "fit": True}
+        self.viewport.graph_layout = {**LAYOUT, "fit": True}
         self.viewport.send({"fit": True})
 
     def actual_size(self):
         """Back to zoom 1 at the top of the graph."""
-        self.viewport.layout = dict(LAYOUT)
+        self.viewport.graph_layout = dict(LAYOUT)
         self.viewport.send({"top": True})
 
     def zoom(self, factor):

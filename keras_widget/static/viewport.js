@@ -37,7 +37,7 @@ function render({ model, el }) {
     clearTimeout(timer);
     timer = setTimeout(() => {
       if (!cy || cy.destroyed() || cy.elements().empty()) return;
-      const layout = model.get("layout");
+      const layout = model.get("graph_layout");
       cy.layout(layout).run();
       if (!placed && !layout.fit) top();
       placed = true;
