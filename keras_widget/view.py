@@ -39,6 +39,9 @@ COLORS = {
 LAYOUT = {"name": "dagre", "rankDir": "TB", "nodeSep": 24, "rankSep": 36, "padding": 12,
           "animate": False, "fit": False}
 
+# A graph of at most this many nodes opens with its blocks open (nested models stay closed).
+SMALL = 40
+
 # Marks the editor puts on nodes (cytoscape classes).
 MARKS = ("selected-layer", "added", "reinitialized", "error")
 
@@ -293,9 +296,12 @@ class GraphView:
         Only the elements that differ from what is shown are sent."""
         from .blocks import Hierarchy
 
+        first = self.graph is None
         self.graph = graph
         self.hierarchy = Hierarchy(graph)
         self.expanded = {b for b in self.expanded if b in self.hierarchy.blocks}
+        if first and len(graph) <= SMALL:  # a small model opens with its blocks open
+            self.expanded = {b for b, block in self.hierarchy.blocks.items() if not block.model}
         self.marks = {k: set(v) for k, v in (marks or {}).items() if k in graph}
         self._sync()
 

@@ -4,8 +4,15 @@ import pytest
 from keras import layers
 
 import keras_widget as kw
+import keras_widget.view
 from keras_widget.blocks import Hierarchy, block_name, stage_name
 from keras_widget.view import GraphView, elements
+
+
+@pytest.fixture(autouse=True)
+def closed_blocks(monkeypatch):
+    """These small models open with their blocks closed, as a large model does."""
+    monkeypatch.setattr(keras_widget.view, "SMALL", 0)
 
 
 def residual_model(blocks=3):
@@ -149,6 +156,13 @@ def test_click_opens_a_block_and_selects_a_layer_inside():
     assert ed.view.shown["conv2_block3_1_conv_b"]["data"]["parent"] == "blk:conv2_block3"
 
 
+def test_a_small_model_opens_with_its_blocks_open(monkeypatch):
+    monkeypatch.setattr(keras_widget.view, "SMALL", 40)
+    ed = kw.ModelEditor(residual_model())
+    assert ed.view.expanded == {"blk:conv2_block1", "blk:conv2_block2", "blk:conv2_block3"}
+    assert "conv2_block2_add" in ed.view.shown
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["ResNet50", "DenseNet121"])
 def test_applications_open_in_at_most_150_boxes(name):
@@ -160,3 +174,14 @@ def test_applications_open_in_at_most_150_boxes(name):
     assert 20 <= len(els["nodes"]) <= 150
     names = {h.blocks[b].name for b in h.blocks}
     assert {"conv2_block1", "conv4_block6"} <= names
+
+
+def test_a_refusal_opens_the_block_of_the_layer_it_names():
+    ed = kw.ModelEditor(residual_model())
+    sent = []
+    ed.view.viewport.send = sent.append
+    with pytest.raises(kw.EditError, match="conv2_block1_add"):
+        ed.edit_layer("stem", filters=5)  # the add of block 1 cannot take 5 and 4 channels
+    assert ed.view.expanded == {"blk:conv2_block1"}
+    assert "error" in ed.view.shown["conv2_block1_add"]["classes"]
+    assert sent[-1] == {"center": "conv2_block1_add"}
