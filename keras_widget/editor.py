@@ -6,6 +6,7 @@ It only wires the other parts together: :mod:`graph` reads the model, :mod:`view
 from __future__ import annotations
 
 import html
+import math
 
 import ipywidgets as widgets
 import keras
@@ -21,10 +22,43 @@ from .view import GraphView, shape_text
 ACTIONS = ["replace", "insert after", "insert before", "delete", "rename"]
 
 
-def summary_text(model):
-    """``model.summary()`` as text (Keras's own table)."""
-    lines = []
-    model.summary(print_fn=lambda line, *a, **k: lines.append(line))
+def summary_text(model, graph=None):
+    """The table ``model.summary()`` prints, read from the graph (``graph``: the model's
+    :func:`keras_widget.to_networkx`, made if not given): one row per call at the top level
+    (``name (Class)``, output shape, parameters, what it reads from; a nested model is one row),
+    then the parameter totals. Keras's own summary takes seconds on a 700-layer model, which every
+    open and every Apply would pay."""
+    graph = graph if graph is not None else to_networkx(model)
+
+    def top(n):
+        while graph.nodes[n].get("parent_node") is not None:
+            n = graph.nodes[n]["parent_node"]
+        return n
+
+    inbound = {}
+    for u, v in graph.edges:
+        tu, tv = top(u), top(v)
+        if tu != tv and tu not in inbound.setdefault(tv, []):
+            inbound[tv].append(tu)
+    rows = [("Layer (type)", "Output Shape", "Param #", "Connected to")]
+    for n in graph:  # in call order
+        d = graph.nodes[n]
+        if d.get("parent_node") is not None:
+            continue
+        name = d["name"] + (f" #{n.rsplit('#', 1)[1]}" if "#" in n else "")
+        params = f"{d['params']:,}" if d.get("call_index", 0) == 0 else "(shared)"
+        rows.append((f"{name} ({d['class_name']})", shape_text(d["output_shape"]), params,
+                     ", ".join(inbound.get(n, [])) or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f'Model: "{model.name}"']
+    for i, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
+        if i == 0:
+            lines.append("-" * (sum(widths) + 6 + len("Connected to")))
+    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+    frozen = sum(math.prod(w.shape) for w in model.non_trainable_weights)
+    lines += ["", f"Total params: {trainable + frozen:,}", f"Trainable params: {trainable:,}",
+              f"Non-trainable params: {frozen:,}"]
     return "\n".join(lines)
 
 
@@ -434,7 +468,7 @@ class ModelEditor(widgets.VBox):
         if len(added) <= 20:  # what an edit made is shown (a replace_all may make hundreds)
             self.view.reveal(added)
         self.find.options = list(self._graph)
-        self.summary.value = _pre(summary_text(self.model))
+        self.summary.value = _pre(summary_text(self.model, self._graph))
         target = None
         if report is not None and len(report.added) == 1:
             target = report.added[0]  # what the edit made: inserted, replacing or renamed
