@@ -41,14 +41,19 @@ def summary_text(model, graph=None):
         if tu != tv and tu not in inbound.setdefault(tv, []):
             inbound[tv].append(tu)
     rows = [("Layer (type)", "Output Shape", "Param #", "Connected to")]
+    row_of = {}  # a layer called several times is one row, as in Keras's table
     for n in graph:  # in call order
         d = graph.nodes[n]
         if d.get("parent_node") is not None:
             continue
-        name = d["name"] + (f" #{n.rsplit('#', 1)[1]}" if "#" in n else "")
-        params = f"{d['params']:,}" if d.get("call_index", 0) == 0 else "(shared)"
-        rows.append((f"{name} ({d['class_name']})", shape_text(d["output_shape"]), params,
-                     ", ".join(inbound.get(n, [])) or "-"))
+        if d["path"] in row_of:
+            r = row_of[d["path"]]
+            rows[r] = rows[r][:3] + (", ".join(filter(None, [rows[r][3]] + inbound.get(n, []))),)
+            continue
+        row_of[d["path"]] = len(rows)
+        rows.append((f"{d['name']} ({d['class_name']})", shape_text(d["output_shape"]),
+                     f"{d['params']:,}", ", ".join(inbound.get(n, []))))
+    rows = [r[:3] + (r[3] or "-",) for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f'Model: "{model.name}"']
     for i, r in enumerate(rows):
