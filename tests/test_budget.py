@@ -7,8 +7,6 @@ identical rounds of clicks and edits leave the number of live widgets unchanged.
 """
 import os
 import pathlib
-import queue
-import uuid
 
 import pytest
 
