@@ -162,8 +162,9 @@ class _Writer:
     # -- one call --------------------------------------------------------------------------------
     def _call(self, op, node, tensors, out):
         args = [_arg(a, tensors) for a in node.arguments.args]
+        # Keras fills in mask= and training=False itself; a person writes neither.
         kwargs = [f"{k}={_arg(v, tensors)}" for k, v in node.arguments.kwargs.items()
-                  if not _auto_mask(k, v, tensors)]
+                  if not _auto_mask(k, v, tensors) and not (k == "training" and not v)]
         if isinstance(op, keras.layers.Layer):
             if id(op) in self.objects:
                 fn = self.objects[id(op)]

@@ -181,7 +181,6 @@ def test_no_argument_equal_to_its_default_is_written():
     assert defaults_written("layers.Dense(4, use_bias=True)") == ["layers.Dense: use_bias"]
     codes = [kw.to_code(build()) for build in TEST_MODELS.values()]
     with keras.StatelessScope(initialize_variables=False):
-        codes.append(kw.to_code(keras.applications.EfficientNetB0(weights=None)))
         codes.append(kw.to_code(keras.applications.MobileNetV3Small(weights=None)))
     global_state.set_global_attribute("uninitialized_variables", [])
     for code in codes:
