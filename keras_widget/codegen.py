@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import json
 import keyword
 import re
 import textwrap
@@ -20,6 +21,7 @@ from .errors import EditError
 from .graph import call_sites, functional_of, is_keras_class, is_nested_model, require_functional
 
 _MISSING = object()
+_BUILT = {}  # (class, JSON of constructor arguments) -> the config it makes, without the name
 
 
 def to_code(model, name="model"):
@@ -465,22 +467,34 @@ def _minimal_kwargs(cls, config):
     if any(k not in config for k in required):
         return None
     name = {"name": config["name"]} if "name" in config and "name" in _accepted(sig) else {}
+    config = {k: v for k, v in config.items() if k != "name"}
 
     def build(entries):
-        return cls(**{k: _live(v) for k, v in entries.items()}, **name).get_config()
+        # A model repeats a few configs hundreds of times: construct each one once.
+        try:
+            key = (cls, json.dumps(entries, sort_keys=True))
+        except (TypeError, ValueError):
+            key = None
+        if key not in _BUILT or key is None:
+            made = cls(**{k: _live(v) for k, v in entries.items()}, **name).get_config()
+            made.pop("name", None)
+            if key is None:
+                return made
+            _BUILT[key] = made
+        return _BUILT[key]
 
     try:
         defaults = build({k: config[k] for k in required})
     except Exception:  # noqa: BLE001 - the constructor does not take its own config's values
         return None
     kwargs = {k: v for k, v in config.items()
-              if k in required or (k != "name" and defaults.get(k, _MISSING) != v)}
+              if k in required or defaults.get(k, _MISSING) != v}
     for _ in range(3):  # an entry whose default follows another one: add it, check again
         try:
             again = build(kwargs)
         except Exception:  # noqa: BLE001
             return None
-        differ = {k for k in config if k != "name" and again.get(k, _MISSING) != config[k]}
+        differ = {k for k in config if again.get(k, _MISSING) != config[k]}
         if not differ:
             return _short(kwargs, build, again)
         kwargs.update({k: config[k] for k in differ})
