@@ -3,10 +3,12 @@
     import keras_widget as kw
     r = kw.replace_layer(model, "d2", keras.layers.Dense(128))
     r.model, r.report
+    kw.to_code(model)       # the functional-API source of its architecture
     kw.ModelEditor(model)   # the widget
 """
 from .edits import (Edit, add_output, delete_layer, edit_layer, inline_model, insert_layer,
                     remove_output, rename_layer, replace_all, replace_layer, set_input_shape)
+from .codegen import to_code
 from .errors import EditError
 from .graph import to_networkx
 from .report import EditReport, EditResult
@@ -34,5 +36,5 @@ def __getattr__(name):
 
 __all__ = ["EditError", "EditReport", "EditResult", "Edit", "ModelEditor", "add_output",
            "delete_layer", "edit_layer", "inline_model", "insert_layer", "remove_output",
-           "rename_layer", "replace_all", "replace_layer", "set_input_shape", "to_graphviz",
-           "to_networkx"]
+           "rename_layer", "replace_all", "replace_layer", "set_input_shape", "to_code",
+           "to_graphviz", "to_networkx"]

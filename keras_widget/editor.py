@@ -12,6 +12,8 @@ import ipywidgets as widgets
 import keras
 
 from .clone import first_line
+from .codegen import to_code
+from .codeview import CodeView
 from .edits import Edit
 from .errors import EditError
 from .forms import LayerForm, value_text
@@ -141,6 +143,7 @@ class ModelEditor(widgets.VBox):
                                      continuous_update=False,
                                      layout=widgets.Layout(width="220px"))
         self.summary = widgets.HTML()
+        self.code_view = CodeView()  # the current model's source
 
         self.action.observe(lambda _: self._show_action(), names="value")
         # An error is about what was asked; once the question changes, it goes.
@@ -182,7 +185,8 @@ class ModelEditor(widgets.VBox):
         toolbar = widgets.HBox(buttons, layout=widgets.Layout(flex_flow="row wrap"))
         main = widgets.HBox([self.view.widget, panel],
                             layout=widgets.Layout(flex_flow="row wrap", width="100%"))
-        super().__init__([toolbar, main, self.view.viewport, widgets.HTML("<b>Summary</b>"),
+        super().__init__([toolbar, main, self.view.viewport, self.code_view,
+                          widgets.HTML("<b>Summary</b>"),
                           self.summary])
         self.add_class("keras-widget-editor")
         # CSS classes: stable handles for the browser tests (and for people's own styling).
@@ -449,11 +453,12 @@ class ModelEditor(widgets.VBox):
         self._refresh()
 
     def to_code(self, name="model"):
-        """The edits made so far as Python code using the public API."""
-        return self.history.to_code(name)
+        """The current model as functional-API source (:func:`keras_widget.to_code`); the edits
+        as calls of this library are ``history.to_code()``."""
+        return to_code(self.model, name)
 
     def _show_code(self):
-        self.status.value = _pre(self.to_code())
+        self.status.value = _pre(self.history.to_code())
 
     # -- drawing -----------------------------------------------------------------------------
 
@@ -474,6 +479,7 @@ class ModelEditor(widgets.VBox):
             self.view.reveal(added)
         self.find.options = list(self._graph)
         self.summary.value = _pre(summary_text(self.model, self._graph))
+        self.code_view.show(self.model)
         target = None
         if report is not None and len(report.added) == 1:
             target = report.added[0]  # what the edit made: inserted, replacing or renamed

@@ -20,5 +20,5 @@ fi
 (cd js && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
 mkdir -p artifacts
-.venv/bin/python -m pytest "$@"
+"$VENV/bin/python" -m pytest "$@"   # tests/test_lab.py starts scripts/lab.sh in this venv
 bash js/run-e2e.sh

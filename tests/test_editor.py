@@ -7,6 +7,7 @@ from keras import layers
 
 import keras_widget as kw
 from helpers import assert_identical, assert_unchanged, snapshot
+from keras_widget.editor import _pre
 from keras_widget.view import elements, stylesheet
 
 
@@ -158,7 +159,7 @@ def test_undo_redo_reset_and_code_that_replays_the_edits():
     ed = kw.ModelEditor(model)
     ed.replace_layer("d2", layers.Dense(128, activation="sigmoid", name="d2"))
     ed.insert_layer(layers.Dropout(0.5, name="drop"), after="d1")
-    code = ed.to_code()
+    code = ed.history.to_code()
     assert "kw.replace_layer(model, 'd2'" in code and "keras.layers.Dropout(rate=0.5" in code
     scope = {"model": model}
     exec(code, scope)  # the exported code rebuilds the same model from the source
@@ -270,3 +271,25 @@ def test_the_layer_where_an_edit_fails_is_outlined():
     ed.select("branch")
     assert "error" not in node_widgets(ed)["add"]["classes"]
     assert ed.model is model
+
+
+def test_code_view_shows_the_source_and_highlights_what_the_last_edit_changed():
+    model = mlp()
+    ed = kw.ModelEditor(model)
+    assert ed.code_view in ed.children
+    assert ed.code_view.code == kw.to_code(model) == ed.to_code()
+    assert ed.code_view.changed == []
+    report = ed.replace_layer("d2", layers.Dense(128, activation="sigmoid", name="d2"))
+    assert ed.status.value == _pre(str(report), "#00441b")  # the report stays beside the code
+    lines = ed.code_view.code.splitlines()
+    assert [lines[i] for i in ed.code_view.changed] == [
+        'x = layers.Dense(128, activation="sigmoid", name="d2")(x)']
+    ed.insert_layer(layers.Dropout(0.5, name="drop"), after="d1")
+    lines = ed.code_view.code.splitlines()
+    assert [lines[i] for i in ed.code_view.changed] == [
+        'x = layers.Dropout(0.5, name="drop")(x)']
+    ed.undo()
+    assert ed.code_view.code == kw.to_code(ed.model) and ed.code_view.changed == []
+    scope = {}
+    exec(ed.to_code("net"), scope)
+    assert scope["net"].get_layer("d2").units == 128

@@ -177,7 +177,7 @@ def test_a_call_argument_the_replacement_does_not_take_is_refused():
 
 def _exported(ed, source):
     scope = {"model": source}
-    exec(ed.to_code(), scope)
+    exec(ed.history.to_code(), scope)
     return scope["model"]
 
 
@@ -210,7 +210,7 @@ def test_edits_made_with_python_functions_become_comments_that_say_so():
     ed.insert_layer(layers.Lambda(lambda t: t * 2, name="twice"), after="x")
     ed.replace_all(lambda l: isinstance(l, layers.ReLU), lambda l: layers.ELU(name=l.name))
     ed.rename_layer("out", "head")
-    code = ed.to_code()
+    code = ed.history.to_code()
     assert code.count("# Here you made a") == 2 and "the Lambda layer 'twice'" in code
     rebuilt = _exported(ed, model)  # it runs; the rename is made, the others are yours to make
     assert [l.name for l in rebuilt.layers] == ["x", "act", "head"]

@@ -119,6 +119,9 @@ test('click a Dense layer, widen it and change its activation', async ({ page })
   await expect(page.locator('.kw-status').first()).toContainText('head');
   const labels = await nodeLabels(page);
   expect(labels['d2']).toContain('(None, 128)');
+  // The Code view: the changed line highlighted, beside the report (which stays).
+  await expect(page.locator('.kw-code-view .kw-changed').first())
+    .toHaveText('x = layers.Dense(128, activation="sigmoid", name="d2")(x)');
   expect(labels['head']).toContain('(None, 10)');
   expect(await summary.innerText()).not.toEqual(before);
   await page.screenshot({ path: path.join(shots, 'mlp-2-applied.png'), fullPage: false });
