@@ -90,6 +90,14 @@ class ModelEditor(widgets.VBox):
                                          tooltip="Zoom out to the whole graph")
         self.actual_button = widgets.Button(description="1:1", icon="search", layout=small,
                                             tooltip="Readable size, from the top")
+        self.expand_button = widgets.Button(description="Expand all", icon="plus-square-o",
+                                            layout=small, tooltip="Open every block")
+        self.collapse_button = widgets.Button(description="Collapse all", icon="minus-square-o",
+                                              layout=small, tooltip="Close every block")
+        self.zoom_in_button = widgets.Button(icon="search-plus", layout=small,
+                                             tooltip="Zoom in (or Ctrl/Cmd + wheel)")
+        self.zoom_out_button = widgets.Button(icon="search-minus", layout=small,
+                                              tooltip="Zoom out (or Ctrl/Cmd + wheel)")
         self.find = widgets.Combobox(placeholder="go to layer…", ensure_option=False,
                                      continuous_update=False,
                                      layout=widgets.Layout(width="220px"))
@@ -106,9 +114,14 @@ class ModelEditor(widgets.VBox):
         self.code_button.on_click(lambda _: self._show_code())
         self.fit_button.on_click(lambda _: self.view.fit())
         self.actual_button.on_click(lambda _: self.view.actual_size())
+        self.expand_button.on_click(lambda _: self.view.expand_all())
+        self.collapse_button.on_click(lambda _: self.view.collapse_all())
+        self.zoom_in_button.on_click(lambda _: self.view.zoom(1.25))
+        self.zoom_out_button.on_click(lambda _: self.view.zoom(0.8))
         self.find.observe(self._found, names="value")
 
         self.action_box = widgets.VBox()
+        self._delete_note = widgets.HTML("<i>The layer's consumers will read its input.</i>")
         panel_items = [self.title, self.details, widgets.HTML("<hr style='margin:4px 0'>"),
                        self.action, self.action_box, widgets.HBox([self.apply_button]),
                        self.status]
@@ -123,7 +136,8 @@ class ModelEditor(widgets.VBox):
         self.view.widget.layout.flex = "3 1 440px"
         self.view.widget.layout.min_width = "320px"
         buttons = [self.undo_button, self.redo_button, self.reset_button, self.code_button,
-                   self.fit_button, self.actual_button, self.find]
+                   self.fit_button, self.actual_button, self.zoom_in_button,
+                   self.zoom_out_button, self.expand_button, self.collapse_button, self.find]
         for b in buttons:
             b.layout.flex = "0 0 auto"
         toolbar = widgets.HBox(buttons, layout=widgets.Layout(flex_flow="row wrap"))
@@ -140,7 +154,10 @@ class ModelEditor(widgets.VBox):
                         (self.undo_button, "kw-undo"), (self.redo_button, "kw-redo"),
                         (self.reset_button, "kw-reset"), (self.code_button, "kw-code"),
                         (self.fit_button, "kw-fit"), (self.actual_button, "kw-actual"),
-                        (self.find, "kw-find"), (self.view.widget, "kw-graph")]:
+                        (self.find, "kw-find"), (self.view.widget, "kw-graph"),
+                        (self.expand_button, "kw-expand-all"),
+                        (self.collapse_button, "kw-collapse-all"),
+                        (self.zoom_in_button, "kw-zoom-in"), (self.zoom_out_button, "kw-zoom-out")]:
             w.add_class(name)
         self._show_action()
         self._refresh()
@@ -171,7 +188,8 @@ class ModelEditor(widgets.VBox):
 
     def select(self, target, center=True):
         """Select a layer by node id (``"d2"``, ``"shared#1"``) or path, as a click does: the
-        panel shows its details and prefills the form, and (``center``) the canvas moves to it.
+        blocks that hold it open, the panel shows its details and prefills the form, and
+        (``center``) the canvas moves to it.
         Raises ``EditError`` for an unknown target (and shows it in the panel)."""
         node_id = self._node_id(target)
         if node_id is None:
@@ -180,6 +198,7 @@ class ModelEditor(widgets.VBox):
                             f"'{self.model.name}'.", target=target)
         self.selected = node_id
         data = self._graph.nodes[node_id]
+        self.view.reveal([node_id])
         self.view.mark([node_id], "selected-layer")
         self.view.mark([], "error")
         self.title.value = (f"<b>{html.escape(data['path'])}</b> "
@@ -265,8 +284,9 @@ class ModelEditor(widgets.VBox):
         elif action == "rename":
             children = [self.new_name]
         else:
-            children = [widgets.HTML("<i>The layer's consumers will read its input.</i>")]
-        self.action_box.children = children
+            children = [self._delete_note]
+        if tuple(children) != tuple(self.action_box.children):
+            self.action_box.children = children
         kind = self._graph.nodes[self.selected]["kind"] if self.selected else None
         # An input can only be renamed or have a layer inserted after it.
         self.apply_button.disabled = self.selected is None or (
@@ -410,6 +430,9 @@ class ModelEditor(widgets.VBox):
                 elif d["path"] in reinit and d["kind"] != "model":
                     marks.setdefault(node_id, set()).add("reinitialized")
         self.view.draw(self._graph, marks)
+        added = [n for n, m in marks.items() if "added" in m]
+        if len(added) <= 20:  # what an edit made is shown (a replace_all may make hundreds)
+            self.view.reveal(added)
         self.find.options = list(self._graph)
         self.summary.value = _pre(summary_text(self.model))
         target = None
@@ -436,7 +459,10 @@ class ModelEditor(widgets.VBox):
     def _error(self, message, layer=None):
         """Show a refusal; ``layer`` (a path), where the edit fails, is outlined in red."""
         failing = [n for n, d in self._graph.nodes(data=True) if layer and d["path"] == layer]
+        self.view.reveal(failing)
         self.view.mark(failing, "error")
+        if failing:
+            self.view.center(failing[0])
         self.status.value = (f"<div class='kw-error' style='border-left:4px solid #cb181d;"
                              f"padding-left:6px'>{_pre(message, '#a50f15')}</div>")
 

@@ -120,6 +120,10 @@ class LayerForm:
         self.fields_box.add_class("kw-fields")
         # argument -> (Text widget, text shown at first, value behind it, constructor default)
         self.fields = {}
+        # Field widgets are reused from click to click (a new Text per argument per click would
+        # leave hundreds of widgets open in the kernel and the browser); the hint is one widget.
+        self._pool = []
+        self._hint = widgets.HTML()
         self._quiet = False  # while the list's options are being replaced
         self.search.observe(lambda change: self._refresh_options(), names="value")
         self.picker.observe(self._picked, names="value")
@@ -170,7 +174,8 @@ class LayerForm:
                     type(self.target).__name__ not in self.classes:
                 hint = (f"{type(self.target).__name__} is not in the list: pick a class to "
                         f"replace it with.")
-            self.fields_box.children = [widgets.HTML(f"<i>{hint}</i>")]
+            self._hint.value = f"<i>{hint}</i>"
+            self.fields_box.children = [self._hint]
         else:
             self.show_fields(self.classes[name])
 
@@ -221,15 +226,24 @@ class LayerForm:
                 value = default
             required = value is inspect.Parameter.empty
             text = "" if required else value_text(value)
-            box = widgets.Text(value=text, description=arg,
-                               placeholder="required" if required else "",
-                               style={"description_width": "150px"},
-                               layout=widgets.Layout(width="98%"))
-            box.add_class(f"kw-field-{arg}")
+            box = self._field(len(rows))
+            with box.hold_sync():  # one message per field, only for what differs
+                box.value = text
+                box.description = arg
+                box.placeholder = "required" if required else ""
+                box._dom_classes = (f"kw-field-{arg}",)
             fields[arg] = (box, text, None if required else value, default)
             rows.append(box)
         self.fields = fields
-        self.fields_box.children = rows
+        if tuple(rows) != tuple(self.fields_box.children):
+            self.fields_box.children = rows
+
+    def _field(self, k):
+        """The ``k``-th field widget, made once and reused."""
+        while len(self._pool) <= k:
+            self._pool.append(widgets.Text(style={"description_width": "150px"},
+                                           layout=widgets.Layout(width="98%")))
+        return self._pool[k]
 
     def set(self, **values):
         """Type into fields, as a person would: ``form.set(units="128")``."""

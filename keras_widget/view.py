@@ -58,29 +58,76 @@ def node_label(data, node_id=None):
     return f"{name}\n{data['class_name']}\n{shape_text(data['output_shape'])}"
 
 
-def elements(graph, marks=None):
-    """Cytoscape elements (``{"nodes": [...], "edges": [...]}``) for a graph of
-    :func:`keras_widget.to_networkx`. ``marks`` maps node ids to extra classes (``MARKS``)."""
-    marks = marks or {}
-    nodes = []
-    for node_id, d in graph.nodes(data=True):
-        data = {
-            "id": node_id,
+def _shapes_text(shapes, most=2):
+    text = " | ".join(shape_text(s) for s in shapes[:most])
+    return text + (f" | … ({len(shapes)})" if len(shapes) > most else "") if shapes else "—"
+
+
+def block_label(hierarchy, block_id, is_open=False):
+    """A block's box: its name, how many layers it holds, its parameters, the shapes in and out
+    (an open block shows only its name above its members)."""
+    block = hierarchy.blocks[block_id]
+    title = block.name
+    if block.model:
+        title += f" ({hierarchy.graph.nodes[block_id]['class_name']})"
+    if is_open:
+        return title + "  ▾"
+    s = hierarchy.summary(block_id)
+    return (f"{title}  ▸\n{s['layers']} layers · {s['params']:,} params\n"
+            f"{_shapes_text(s['inputs'])} → {_shapes_text(s['outputs'])}")
+
+
+def _node_element(graph, node_id, marks, parent):
+    d = graph.nodes[node_id]
+    data = {"id": node_id,
             "label": (node_label(d, node_id) if d["kind"] != "model"
                       else f"{d['name']} ({d['class_name']})"),
-            "path": d["path"],
-            "kind": d["kind"],
-            "category": d["category"],
-        }
-        if d.get("parent_node"):
-            data["parent"] = d["parent_node"]
-        classes = [d["kind"], "cat-" + d["category"]] + list(marks.get(node_id, ()))
-        nodes.append({"data": data, "classes": " ".join(classes)})
-    edges = []
-    for src, dst, d in graph.edges(data=True):
-        edges.append({"data": {"id": f"{src}->{dst}", "source": src, "target": dst,
-                               "label": shape_text(d["shape"])}, "classes": "directed"})
-    return {"nodes": nodes, "edges": edges}
+            "path": d["path"], "kind": d["kind"], "category": d["category"]}
+    if parent:
+        data["parent"] = parent
+    classes = [d["kind"], "cat-" + d["category"]] + sorted(marks.get(node_id, ()))
+    return {"data": data, "classes": " ".join(classes)}
+
+
+def elements(graph, marks=None, hierarchy=None, expanded=()):
+    """Cytoscape elements (``{"nodes": [...], "edges": [...]}``) for a graph of
+    :func:`keras_widget.to_networkx`. ``marks`` maps node ids to extra classes (``MARKS``).
+
+    With a :class:`keras_widget.blocks.Hierarchy`, blocks not in ``expanded`` are one box each
+    (class ``block``; a closed block carries the marks of the layers inside it), open ones are
+    compound boxes around their members, and an edge between two boxes stands for the edges
+    between their members, labelled with the shapes that flow. Without one, every node is drawn.
+    """
+    marks = marks or {}
+    if hierarchy is None:
+        nodes = [_node_element(graph, n, marks, graph.nodes[n].get("parent_node"))
+                 for n in graph]
+        edges = [((u, v), [d["shape"]]) for u, v, d in graph.edges(data=True)]
+    else:
+        nodes = []
+        for item, parent, is_open in hierarchy.visible(expanded):
+            if item not in hierarchy.blocks:
+                nodes.append(_node_element(graph, item, marks, parent))
+                continue
+            block = hierarchy.blocks[item]
+            inner = set()
+            if not is_open:
+                for n in hierarchy.leaves(item):
+                    inner.update(marks.get(n, ()))
+            classes = (["model", "cat-model"] if block.model else ["block"]) + \
+                ["open" if is_open else "closed"] + sorted(inner)
+            data = {"id": item, "label": block_label(hierarchy, item, is_open),
+                    "path": graph.nodes[item]["path"] if block.model else block.name,
+                    "kind": "model" if block.model else "block",
+                    "category": "model" if block.model else "block"}
+            if parent:
+                data["parent"] = parent
+            nodes.append({"data": data, "classes": " ".join(classes)})
+        edges = list(hierarchy.visible_edges(expanded).items())
+    return {"nodes": nodes,
+            "edges": [{"data": {"id": f"{u}->{v}", "source": u, "target": v,
+                                "label": _shapes_text(shapes)}, "classes": "directed"}
+                      for (u, v), shapes in edges]}
 
 
 def stylesheet():
@@ -99,6 +146,18 @@ def stylesheet():
             "background-color": COLORS["model"], "background-opacity": 0.6,
             "border-style": "dashed", "padding": 14,
             # The edge into the nested model crosses its title: keep the title readable.
+            "text-background-color": "#ffffff", "text-background-opacity": 0.9,
+            "text-background-padding": 2, "text-margin-y": -2}},
+        # A closed block or nested model: one box, a line more, a double border to say
+        # "there is more inside" (click to open it).
+        {"selector": "node.closed", "style": {
+            "height": 64, "width": 230, "text-max-width": 224, "text-valign": "center",
+            "border-style": "double", "border-width": 4, "font-weight": "normal",
+            "background-opacity": 1, "text-background-opacity": 0, "text-margin-y": 0}},
+        {"selector": "node.block", "style": {"background-color": "#eef3fb"}},
+        {"selector": "node.block.open", "style": {
+            "text-valign": "top", "text-halign": "center", "font-weight": "bold",
+            "background-opacity": 0.35, "border-style": "dashed", "padding": 12,
             "text-background-color": "#ffffff", "text-background-opacity": 0.9,
             "text-background-padding": 2, "text-margin-y": -2}},
         {"selector": "node.op", "style": {"shape": "ellipse"}},
@@ -167,84 +226,187 @@ def to_graphviz(graph, marks=None):
 
 
 class Viewport(anywidget.AnyWidget):
-    """An invisible widget for what ipycytoscape has no message for, in the editor it sits in:
-    move the canvas to a node (``send({"center": node_id})``), and run the layout again once
-    the graph's elements have all arrived in the browser."""
+    """The front-end piece keras-widget adds to ipycytoscape, in the editor it sits in.
+
+    ipycytoscape's protocol is one widget per element, kept in a list that the browser re-creates
+    from the first removed element on (and then loses the edges of the re-created nodes). So the
+    elements go to the same cytoscape instance as differences in one message each
+    (``{"diff": {"remove": [ids], "add": [elements], "update": [elements]}}``), and in full
+    when a view asks (``{"want": "all"}``, e.g. on display or page reload). It also moves the
+    canvas (``center``, ``fit``, ``zoom``) and lays the graph out after each change.
+    """
 
     _esm = pathlib.Path(__file__).parent / "static" / "viewport.js"
     layout = traitlets.Dict(LAYOUT).tag(sync=True)
 
+    def __init__(self, everything=None, **kwargs):
+        super().__init__(**kwargs)
+        self._everything = everything or (lambda: [])
+        self.on_msg(self._handle)
+
+    def _handle(self, _widget, content, _buffers):
+        if isinstance(content, dict) and content.get("want") == "all":
+            self.send({"reset": self._everything()})
+
+
+def _identity(element):
+    d = element["data"]
+    return d.get("parent"), d.get("source"), d.get("target")
+
 
 class GraphView:
-    """The ipycytoscape widget and what is drawn in it.
+    """The ipycytoscape canvas and what is drawn in it: a graph grouped into blocks
+    (:mod:`keras_widget.blocks`), closed unless in ``expanded``.
 
-    ``on_click(node_id)`` is called when a node is clicked. The click handler is registered here,
-    before the widget is ever displayed (ipycytoscape may drop handlers registered later).
+    ``shown`` is ``{element id: cytoscape element}`` as the browser has it. Every change
+    (:meth:`draw`, :meth:`mark`, :meth:`expand`, :meth:`collapse`) sends only the elements
+    that differ. ``on_click(node_id)`` is called when a layer's node is clicked; a click on a
+    block opens or closes it (a nested model also calls ``on_click``). The click handler is
+    registered before the widget is ever displayed (ipycytoscape may drop later ones).
     """
 
     def __init__(self, on_click=None, height="640px"):
         self.widget = CytoscapeWidget(layout=widgets.Layout(height=height, width="100%"))
         self.widget.set_style(stylesheet())
         self.widget.cytoscape_layout = dict(LAYOUT)
-        self.widget.min_zoom = 0.05
+        self.widget.min_zoom = 0.02  # Fit must reach a whole expanded graph
         self.widget.max_zoom = 4.0
         # No tooltip key in our data: a click selects, it does not pop a tooltip up.
         self.widget.set_tooltip_source("no-tooltip")
-        self.widget.user_zooming_enabled = True
-        self.widget.wheel_sensitivity = 0.3
+        # The wheel scrolls the page; viewport.js zooms on Ctrl/Cmd + wheel.
+        self.widget.user_zooming_enabled = False
         self.widget.on("node", "click", self._clicked)
         self._on_click = on_click
         self.marks = {}
-        self.viewport = Viewport()  # the editor puts it next to the canvas
+        self.graph = None
+        self.hierarchy = None
+        self.expanded = set()
+        self.shown = {}
+        self.viewport = Viewport(everything=self._everything)  # the editor puts it next to the canvas
+
+    # -- what is drawn ------------------------------------------------------------------------
+
+    def draw(self, graph, marks=None):
+        """Draw ``graph`` (grouped into blocks); the open blocks that still exist stay open.
+        Only the elements that differ from what is shown are sent."""
+        from .blocks import Hierarchy
+
+        self.graph = graph
+        self.hierarchy = Hierarchy(graph)
+        self.expanded = {b for b in self.expanded if b in self.hierarchy.blocks}
+        self.marks = {k: set(v) for k, v in (marks or {}).items() if k in graph}
+        self._sync()
+
+    def _everything(self):
+        return [el for el in self.shown.values() if "source" not in el["data"]] + \
+            [el for el in self.shown.values() if "source" in el["data"]]
+
+    def _sync(self):
+        if self.graph is None:
+            return
+        els = elements(self.graph, self.marks, self.hierarchy, self.expanded)
+        new = {el["data"]["id"]: el for el in els["nodes"] + els["edges"]}
+        old = self.shown
+        # Moved into or out of an open block, or an edge with new ends: remove and add again
+        # (cytoscape cannot change an element's parent or ends through its data).
+        remove = [i for i in old if i not in new or _identity(old[i]) != _identity(new[i])]
+        gone = set(remove)
+        # Removing a box removes what is drawn inside it: that is added again too.
+        for i, el in new.items():  # parents come before their members
+            if el["data"].get("parent") in gone and i in old and i not in gone:
+                remove.append(i)
+                gone.add(i)
+        add = [el for i, el in new.items() if i not in old or i in gone]
+        update = [el for i, el in new.items() if i in old and i not in gone and old[i] != el]
+        self.shown = new
+        if remove or add or update:
+            # Edges first, children before their open block: nothing is removed twice.
+            remove.sort(key=lambda i: "source" not in old[i]["data"])
+            self.viewport.send({"diff": {"remove": remove, "add": add, "update": update}})
+
+    def mark(self, node_ids, mark, only=True):
+        """Put ``mark`` on ``node_ids``; with ``only``, take it off every other node. A closed
+        block shows the marks of the layers inside it."""
+        node_ids = set(node_ids)
+        for nid in node_ids:
+            self.marks.setdefault(nid, set()).add(mark)
+        if only:
+            for nid, current in self.marks.items():
+                if nid not in node_ids:
+                    current.discard(mark)
+        self._sync()
+
+    # -- blocks ---------------------------------------------------------------------------------
+
+    def expand(self, block_ids):
+        """Open blocks (their enclosing blocks too)."""
+        for b in block_ids:
+            self.expanded.update(self.hierarchy.ancestors(b) + [b])
+        self._sync()
+
+    def collapse(self, block_ids):
+        """Close blocks (the blocks inside them stay as they were, for when they open again)."""
+        self.expanded.difference_update(block_ids)
+        self._sync()
+
+    def toggle(self, block_id):
+        """Open a closed block, close an open one."""
+        if block_id in self.expanded:
+            self.collapse([block_id])
+        else:
+            self.expand([block_id])
+
+    def expand_all(self):
+        """Open every block: every layer is drawn."""
+        self.expand(list(self.hierarchy.blocks))
+
+    def collapse_all(self):
+        """Close every block: the default, bounded view."""
+        self.expanded.clear()
+        self._sync()
+
+    def reveal(self, node_ids):
+        """Open the blocks that hold ``node_ids`` (a nested model's own node: its enclosing
+        blocks), so that they are drawn."""
+        blocks = set()
+        for n in node_ids:
+            blocks.update(self.hierarchy.ancestors(n))
+        if not blocks <= self.expanded:
+            self.expand(blocks)
+
+    def shown_for(self, node_id):
+        """The element id drawn for a graph node (itself, or the closed block holding it)."""
+        return self.hierarchy.representative(node_id, self.expanded)
+
+    # -- the canvas -----------------------------------------------------------------------------
 
     def center(self, node_id):
-        """Move the canvas so that ``node_id`` is in the middle (a no-op where not displayed)."""
-        self.viewport.send({"center": node_id})
+        """Move the canvas so that ``node_id`` (or the box holding it) is in the middle (a no-op
+        where not displayed)."""
+        self.viewport.send({"center": self.shown_for(node_id)})
 
     def _clicked(self, event):
         node_id = event.get("data", {}).get("id")
-        if node_id is not None and self._on_click is not None:
+        if node_id is None or self.hierarchy is None:
+            return
+        if node_id in self.hierarchy.blocks:
+            self.toggle(node_id)
+            if not self.hierarchy.blocks[node_id].model:
+                return
+        if node_id in self.graph and self._on_click is not None:
             self._on_click(node_id)
 
-    def draw(self, graph, marks=None):
-        """Replace what is drawn by ``graph``; the old node and edge widgets are closed."""
-        self.marks = {k: set(v) for k, v in (marks or {}).items()}
-        cyto_graph = self.widget.graph
-        old = list(cyto_graph.nodes) + list(cyto_graph.edges)
-        with self.widget.hold_sync():
-            cyto_graph.clear()
-            cyto_graph.add_graph_from_json(elements(graph, self.marks), directed=True)
-        for w in old:  # graph.clear() forgets them but leaves them open in the kernel
-            w.close()
-
-    def mark(self, node_ids, mark, only=True):
-        """Put ``mark`` on ``node_ids``; with ``only``, take it off every other node."""
-        node_ids = set(node_ids)
-        for node in self.widget.graph.nodes:
-            nid = node.data["id"]
-            current = self.marks.setdefault(nid, set())
-            changed = False
-            if nid in node_ids and mark not in current:
-                current.add(mark)
-                changed = True
-            elif only and nid not in node_ids and mark in current:
-                current.discard(mark)
-                changed = True
-            if changed:
-                base = [c for c in node.classes.split() if c not in MARKS]
-                node.classes = " ".join(base + sorted(current))
-
     def fit(self):
-        """Zoom out to show the whole graph (it stays fitted after redraws until :meth:`actual_size`)."""
-        self._run_layout({**LAYOUT, "fit": True})
+        """Zoom out to show the whole graph (it stays fitted after redraws until
+        :meth:`actual_size`)."""
+        self.viewport.layout = {**LAYOUT, "fit": True}
+        self.viewport.send({"fit": True})
 
     def actual_size(self):
-        """Back to zoom 1 at the top left of the graph."""
-        self._run_layout({**LAYOUT, "zoom": 1, "pan": {"x": 0, "y": 0}})
-        self.widget.cytoscape_layout = dict(LAYOUT)  # later redraws keep the viewport
+        """Back to zoom 1 at the top of the graph."""
+        self.viewport.layout = dict(LAYOUT)
+        self.viewport.send({"top": True})
 
-    def _run_layout(self, layout):
-        if self.widget.cytoscape_layout == layout:
-            self.widget.relayout()
-        else:
-            self.widget.cytoscape_layout = layout
+    def zoom(self, factor):
+        """Zoom in (``factor`` > 1) or out around the middle of the canvas."""
+        self.viewport.send({"zoom": factor})

@@ -19,18 +19,22 @@ def mlp():
 
 
 def node_widgets(ed):
-    return {n.data["id"]: n for n in ed.cytoscape.graph.nodes}
+    return {i: el for i, el in ed.view.shown.items() if "source" not in el["data"]}
+
+
+def edge_elements(ed):
+    return [el for el in ed.view.shown.values() if "source" in el["data"]]
 
 
 def test_view_draws_every_call_with_label_colour_and_arrows():
     ed = kw.ModelEditor(mlp())
     nodes = node_widgets(ed)
     assert list(nodes) == ["pixels", "d1", "d2", "head"]
-    assert nodes["d2"].data["label"] == "d2\nDense\n(None, 64)"
-    assert "cat-dense" in nodes["d2"].classes and "cat-input" in nodes["pixels"].classes
-    edges = [(e.data["source"], e.data["target"]) for e in ed.cytoscape.graph.edges]
+    assert nodes["d2"]["data"]["label"] == "d2\nDense\n(None, 64)"
+    assert "cat-dense" in nodes["d2"]["classes"] and "cat-input" in nodes["pixels"]["classes"]
+    edges = [(e["data"]["source"], e["data"]["target"]) for e in edge_elements(ed)]
     assert edges == [("pixels", "d1"), ("d1", "d2"), ("d2", "head")]
-    assert all("directed" in e.classes for e in ed.cytoscape.graph.edges)
+    assert all("directed" in e["classes"] for e in edge_elements(ed))
     layout = ed.cytoscape.get_layout()
     assert layout["name"] == "dagre" and layout["rankDir"] == "TB"
     style = {s["selector"]: s["style"] for s in stylesheet()}
@@ -56,7 +60,7 @@ def test_click_fills_details_and_form_then_apply_rebuilds_and_redraws():
     model = mlp()
     snap = snapshot(model)
     ed = kw.ModelEditor(model)
-    old_nodes = list(ed.cytoscape.graph.nodes)
+    old_nodes = dict(node_widgets(ed))
     old_summary = ed.summary.value
     ed._graph  # noqa: B018
     ed.view._clicked({"data": {"id": "d2"}})  # what the browser sends on a click
@@ -66,7 +70,7 @@ def test_click_fills_details_and_form_then_apply_rebuilds_and_redraws():
     assert ed.form.picker.value == "Dense"
     assert ed.form.fields["units"][0].value == "64"
     assert ed.form.fields["activation"][0].value == "relu"
-    assert "selected-layer" in node_widgets(ed)["d2"].classes
+    assert "selected-layer" in node_widgets(ed)["d2"]["classes"]
 
     ed.form.set(units="128", activation="sigmoid")
     report = ed.apply()
@@ -75,13 +79,12 @@ def test_click_fills_details_and_form_then_apply_rebuilds_and_redraws():
     assert ed.model is not model and ed.original is model
     assert "(None, 128)" in ed.summary.value and ed.summary.value != old_summary
     nodes = node_widgets(ed)
-    assert nodes["d2"].data["label"].endswith("(None, 128)")
-    assert "reinitialized" in nodes["d2"].classes and "reinitialized" in nodes["head"].classes
-    assert "reinitialized" not in nodes["d1"].classes
+    assert nodes["d2"]["data"]["label"].endswith("(None, 128)")
+    assert "reinitialized" in nodes["d2"]["classes"] and "reinitialized" in nodes["head"]["classes"]
+    assert "reinitialized" not in nodes["d1"]["classes"]
     assert "head: kernel (128, 10) is new" in ed.status.value
-    # graph.clear() does not close the old widgets: the editor does.
-    assert all(w.comm is None for w in old_nodes)
-    assert all(w.comm is not None for w in ed.cytoscape.graph.nodes)
+    # Only what changed was redrawn: d2 and head (new shapes, marks).
+    assert {i for i in nodes if nodes[i] != old_nodes.get(i)} == {"d2", "head"}
     assert_identical(model, ed.model, ["d1"])
     assert_unchanged(model, snap)
     assert [e.kind for e in ed.history] == ["edit_layer"]
@@ -90,7 +93,7 @@ def test_click_fills_details_and_form_then_apply_rebuilds_and_redraws():
 def test_bad_input_shows_a_sentence_and_keeps_model_and_view():
     ed = kw.ModelEditor(mlp())
     ed.select("d2")
-    before_model, before_nodes = ed.model, list(ed.cytoscape.graph.nodes)
+    before_model, before_nodes = ed.model, dict(ed.view.shown)
     ed.form.set(units="abc def")
     assert ed.apply() is None
     assert "units: &#x27;abc def&#x27; is not a value" in ed.status.value
@@ -107,7 +110,7 @@ def test_bad_input_shows_a_sentence_and_keeps_model_and_view():
     ed.form.set(target_shape="(7, 7)")
     assert ed.apply() is None
     assert "cannot take input of shape (None, 64)" in ed.status.value
-    assert ed.model is before_model and list(ed.cytoscape.graph.nodes) == before_nodes
+    assert ed.model is before_model and dict(ed.view.shown) == before_nodes
     assert len(ed.history) == 0
 
 
@@ -169,7 +172,7 @@ def test_undo_redo_reset_and_code_that_replays_the_edits():
     ed.reset()
     assert ed.model is model and len(ed.history) == 0
     assert ed.undo_button.disabled and ed.reset_button.disabled
-    assert [n.data["id"] for n in ed.cytoscape.graph.nodes] == ["pixels", "d1", "d2", "head"]
+    assert list(node_widgets(ed)) == ["pixels", "d1", "d2", "head"]
 
 
 def test_edit_methods_raise_and_the_model_stays():
@@ -235,11 +238,16 @@ def test_subclassed_models_are_refused_with_a_sentence():
 
 def test_toolbar_fit_actual_size_and_go_to_layer():
     ed = kw.ModelEditor(mlp())
-    assert ed.cytoscape.get_layout()["fit"] is False
+    sent = []
+    ed.view.viewport.send = sent.append
+    assert ed.view.viewport.layout["fit"] is False
     ed.fit_button.click()
-    assert ed.cytoscape.get_layout()["fit"] is True
+    assert ed.view.viewport.layout["fit"] is True and sent == [{"fit": True}]
     ed.actual_button.click()
-    assert ed.cytoscape.get_layout()["fit"] is False and "zoom" not in ed.cytoscape.get_layout()
+    assert ed.view.viewport.layout["fit"] is False and sent[-1] == {"top": True}
+    ed.zoom_in_button.click()
+    ed.zoom_out_button.click()
+    assert sent[-2:] == [{"zoom": 1.25}, {"zoom": 0.8}]
     assert ed.find.options == ("pixels", "d1", "d2", "head")
     ed.find.value = "head"
     assert ed.selected == "head" and "head" in ed.title.value
@@ -257,8 +265,8 @@ def test_the_layer_where_an_edit_fails_is_outlined():
     ed.form.set(filters="5")
     assert ed.apply() is None
     assert "layer &#x27;add&#x27; (Add)" in ed.status.value
-    assert "error" in node_widgets(ed)["add"].classes
-    assert "error" not in node_widgets(ed)["stem"].classes
+    assert "error" in node_widgets(ed)["add"]["classes"]
+    assert "error" not in node_widgets(ed)["stem"]["classes"]
     ed.select("branch")
-    assert "error" not in node_widgets(ed)["add"].classes
+    assert "error" not in node_widgets(ed)["add"]["classes"]
     assert ed.model is model

@@ -1,9 +1,13 @@
 // The front-end piece keras-widget adds to ipycytoscape, for the editor this (invisible)
-// widget sits in:
-// - move the canvas to a node when the kernel asks: {center: node id};
-// - lay the graph out again once its elements have all arrived. ipycytoscape runs the layout
-//   right after asking for the node and edge views, which are made asynchronously: on a busy
-//   machine the edges can come after it, and dagre then puts every node in one row.
+// widget sits in. It draws into ipycytoscape's own cytoscape instance:
+// - the elements, as differences from the kernel ({diff: {remove, add, update}}), or all of
+//   them ({reset: [...]}) when this view asks ({want: "all"}) after a (re)render;
+// - lays the graph out once a change has arrived, and opens it at its top, in the canvas;
+// - moves the canvas: {center: id}, {fit: true}, {top: true}, {zoom: factor};
+// - the mouse wheel scrolls the page; Ctrl/Cmd + wheel zooms (as map widgets do);
+// - cytoscape caches where its canvas is on the page: a scroll of any ancestor (JupyterLab
+//   scrolls the notebook, not the window) makes it stale, so clicks would miss. Invalidate it
+//   on every scroll and before every press.
 
 function graphOf(el) {
   const editor = el.closest(".keras-widget-editor");
@@ -11,16 +15,69 @@ function graphOf(el) {
   return graph && graph._cyreg && graph._cyreg.cy; // cytoscape keeps its instance there
 }
 
+function invalidate(cy) {
+  if (!cy || cy.destroyed()) return;
+  const r = cy.renderer && cy.renderer();
+  if (r && r.invalidateContainerClientCoordsCache) r.invalidateContainerClientCoordsCache();
+}
+
 function render({ model, el }) {
   el.style.display = "none";
   let cy = null;
   let timer = null;
+  let placed = false; // the first layout of this canvas puts the graph's top in view
+  const top = () => {
+    if (!cy || cy.destroyed() || cy.elements().empty()) return;
+    const bb = cy.elements().boundingBox();
+    const w = cy.width();
+    cy.zoom(1);
+    cy.pan({ x: Math.max(12, (w - bb.w) / 2) - bb.x1, y: 12 - bb.y1 });
+  };
   const relayout = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
-      if (cy && !cy.destroyed()) cy.layout(model.get("layout")).run();
-    }, 150);
+      if (!cy || cy.destroyed() || cy.elements().empty()) return;
+      const layout = model.get("layout");
+      cy.layout(layout).run();
+      if (!placed && !layout.fit) top();
+      placed = true;
+    }, 100);
   };
+  const apply = (msg) => {
+    if (!cy || cy.destroyed()) return;
+    if (msg.reset) {
+      cy.batch(() => {
+        cy.elements().remove();
+        cy.add(msg.reset);
+      });
+      relayout();
+    }
+    if (msg.diff) {
+      const d = msg.diff;
+      cy.batch(() => {
+        for (const id of d.remove) cy.getElementById(id).remove();
+        for (const e of d.update) {
+          const ele = cy.getElementById(e.data.id);
+          ele.data(e.data);
+          ele.classes(e.classes);
+        }
+        if (d.add.length) cy.add(d.add);
+      });
+      if (d.remove.length || d.add.length) relayout();
+    }
+  };
+  const onScroll = () => invalidate(cy);
+  const onPress = () => invalidate(cy);
+  const onWheel = (e) => {
+    if (!cy || !(e.ctrlKey || e.metaKey)) return; // a plain wheel scrolls the page
+    e.preventDefault();
+    const box = cy.container().getBoundingClientRect();
+    const level = cy.zoom() * Math.pow(1.0015, -e.deltaY);
+    cy.zoom({ level: Math.min(cy.maxZoom(), Math.max(cy.minZoom(), level)),
+              renderedPosition: { x: e.clientX - box.left, y: e.clientY - box.top } });
+  };
+  document.addEventListener("scroll", onScroll, true);
+  let container = null;
   // ipycytoscape may make a new cytoscape instance (a new render): follow it.
   const watch = setInterval(() => {
     if (!el.isConnected && cy) {
@@ -30,21 +87,46 @@ function render({ model, el }) {
     const current = graphOf(el);
     if (current && current !== cy) {
       cy = current;
-      cy.on("add remove", relayout);
-      relayout();
+      placed = false;
+      if (container) {
+        container.removeEventListener("wheel", onWheel, true);
+        container.removeEventListener("mousedown", onPress, true);
+      }
+      container = cy.container();
+      container.addEventListener("wheel", onWheel, { capture: true, passive: false });
+      container.addEventListener("mousedown", onPress, true);
+      model.send({ want: "all" });
     }
-  }, 300);
+  }, 200);
   model.on("msg:custom", (msg) => {
-    const target = graphOf(el);
-    if (!target || !msg || !msg.center) return;
-    const node = target.getElementById(msg.center);
-    if (node.empty()) return;
-    target.animate({ center: { eles: node }, zoom: Math.max(target.zoom(), 0.8) },
-                   { duration: 250 });
+    if (!msg) return;
+    apply(msg);
+    if (!cy || cy.destroyed()) return;
+    if (msg.center) {
+      const node = cy.getElementById(msg.center);
+      if (node.empty()) return;
+      // After a change the layout runs first; centre on where the node ends up.
+      setTimeout(() => {
+        if (cy.destroyed()) return;
+        cy.animate({ center: { eles: node }, zoom: Math.max(cy.zoom(), 0.8) },
+                   { duration: 200 });
+      }, 250);
+    }
+    if (msg.fit) cy.fit(undefined, 12);
+    if (msg.top) top();
+    if (msg.zoom) {
+      cy.zoom({ level: Math.min(cy.maxZoom(), Math.max(cy.minZoom(), cy.zoom() * msg.zoom)),
+                renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+    }
   });
   return () => {
     clearInterval(watch);
     clearTimeout(timer);
+    document.removeEventListener("scroll", onScroll, true);
+    if (container) {
+      container.removeEventListener("wheel", onWheel, true);
+      container.removeEventListener("mousedown", onPress, true);
+    }
   };
 }
 
