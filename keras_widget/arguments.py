@@ -30,6 +30,8 @@ REGULARIZERS = ["l1", "l2", "l1l2", "orthogonal_regularizer"]
 CONSTRAINTS = ["max_norm", "min_max_norm", "non_neg", "unit_norm"]
 DATA_FORMATS = ["channels_last", "channels_first"]
 
+_GETTERS = {"_initializer": keras.initializers.get, "_regularizer": keras.regularizers.get,
+            "_constraint": keras.constraints.get}
 _QUOTED = re.compile(r'`"([A-Za-z0-9_]+)"`|"([A-Za-z0-9_]+)"')
 _ARG_LINE = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.*)$")
 
@@ -61,8 +63,28 @@ class Argument:
         if self.kind == "float":
             return isinstance(value, (int, float)) and not isinstance(value, bool)
         if self.kind == "choice":
-            return value is None or isinstance(value, str)
+            return value is None or isinstance(value, str) or self.choice_for(value) is not None
         return True
+
+    def choice_for(self, value):
+        """The choice that ``value`` stands for, or ``None``: a config holds an initializer,
+        regularizer or constraint serialized (``{"class_name": "GlorotUniform", "config":
+        {...}}``), which is the choice ``"glorot_uniform"`` when its config is that one's."""
+        if self.kind != "choice":
+            return None
+        if value is None or isinstance(value, str):
+            return value if value in self.choices else None
+        if not (isinstance(value, dict) and "class_name" in value):
+            return None
+        getter = next((g for suffix, g in _GETTERS.items() if self.name.endswith(suffix)), None)
+        for choice in self.choices:
+            if choice is None or getter is None:
+                continue
+            obj = getter(choice)
+            if type(obj).__name__ == value["class_name"] and \
+                    obj.get_config() == value.get("config"):
+                return choice
+        return None
 
     def check(self, value):
         """``None`` when ``value`` is of the right kind, else a sentence naming the argument."""

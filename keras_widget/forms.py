@@ -7,12 +7,16 @@ ever evaluated as code.
 from __future__ import annotations
 
 import ast
+import html
 import inspect
 import re
+import sys
+from typing import NamedTuple
 
 import ipywidgets as widgets
 import keras
 
+from .arguments import REQUIRED, Argument, arguments
 from .clone import first_line
 from .errors import EditError
 from .graph import category_of_class
@@ -63,6 +67,15 @@ def catalog(extra=()):
     return {c: groups[c] for c in _CATEGORY_ORDER if c in groups}
 
 
+def notebook_layers():
+    """The ``keras.layers.Layer`` subclasses defined in the notebook (or script) itself, that
+    is in ``__main__`` (models left out)."""
+    main = sys.modules.get("__main__")
+    return [obj for obj in vars(main).values() if isinstance(obj, type)
+            and issubclass(obj, keras.layers.Layer) and not issubclass(obj, keras.Model)
+            and obj.__module__ == "__main__"] if main else []
+
+
 def value_text(value):
     """How a value is shown in a field: bare words for plain strings, Python literals otherwise.
     Serialized Keras objects are shown without their ``module``/``registered_name`` noise."""
@@ -88,10 +101,22 @@ def parse_value(name, text):
                     f"quoted string ('same'), a tuple ((3, 3)), True/False or None.")
 
 
-class LayerForm:
-    """A searchable layer-class picker and one text field per constructor argument.
+class Field(NamedTuple):
+    """One argument's field: its ``widget``, what it showed when filled (``shown``), the value
+    behind that (``value``), the constructor's ``default`` and the :class:`Argument`."""
 
-    :meth:`set_target` prefills the form for a clicked layer; in ``"replace"`` mode the picker
+    widget: object
+    shown: object
+    value: object
+    default: object
+    argument: Argument
+
+
+class LayerForm:
+    """A searchable layer-class picker and one typed field per constructor argument.
+
+    The picker offers ``keras.layers``, ``extra_classes`` and the Layer subclasses defined in
+    the notebook itself (``__main__``), under "custom". :meth:`set_target` prefills the form for a clicked layer; in ``"replace"`` mode the picker
     shows the layer's class and the fields its config (to replace or edit it), in ``"insert"``
     mode the fields show the picked class's defaults and a fresh name (merge layers, which need
     several inputs, are not offered there). :meth:`values` returns ``(class, {argument: value})``
@@ -100,7 +125,7 @@ class LayerForm:
     """
 
     def __init__(self, extra_classes=(), name_for=None):
-        self.groups = catalog(extra_classes)
+        self.groups = catalog(list(extra_classes) + notebook_layers())
         # name_for(cls) -> a fresh layer name for a new layer of that class
         self.name_for = name_for or (lambda cls: None)
         self.mode = "replace"
@@ -118,12 +143,14 @@ class LayerForm:
         self.search.add_class("kw-search")
         self.picker.add_class("kw-picker")
         self.fields_box.add_class("kw-fields")
-        # argument -> (Text widget, text shown at first, value behind it, constructor default)
-        self.fields = {}
-        # Field widgets are reused from click to click (a new Text per argument per click would
-        # leave hundreds of widgets open in the kernel and the browser); the hint is one widget.
-        self._pool = []
+        self.fields = {}  # argument -> Field
+        self._rows = []
+        # Field widgets are reused from click to click (a new widget per argument per click would
+        # leave hundreds of widgets open in the kernel and the browser); the hint and the
+        # message about a bad value are one widget each.
+        self._pool = {}  # widget class -> [widget, ...]
         self._hint = widgets.HTML()
+        self._field_error = widgets.HTML()
         self._quiet = False  # while the list's options are being replaced
         self.search.observe(lambda change: self._refresh_options(), names="value")
         self.picker.observe(self._picked, names="value")
@@ -175,6 +202,7 @@ class LayerForm:
                 hint = (f"{type(self.target).__name__} is not in the list: pick a class to "
                         f"replace it with.")
             self._hint.value = f"<i>{hint}</i>"
+            self._rows = []
             self.fields_box.children = [self._hint]
         else:
             self.show_fields(self.classes[name])
@@ -207,85 +235,177 @@ class LayerForm:
         self._choose(class_name)
 
     def show_fields(self, cls):
+        """One field per constructor argument of ``cls``, typed by what it takes
+        (:mod:`keras_widget.arguments`): a checkbox for a boolean, a list for a known set of
+        values (activations, padding, initializers...), text for numbers, tuples and the rest;
+        the argument's line of the class docstring is the field's tooltip."""
         config = {}
         if self.mode == "replace" and self.target is not None and type(self.target) is cls:
             try:
                 config = self.target.get_config()
             except Exception:  # noqa: BLE001 - no config: the class defaults then
                 config = {}
-        rows, fields = [], {}
-        params = constructor_params(cls)
-        if "name" not in [k for k, _ in params]:
-            params.append(("name", None))
-        for arg, default in params:
-            if arg in config:
-                value = config[arg]
-            elif arg == "name":
+        args = arguments(cls)
+        if "name" not in [a.name for a in args]:
+            args.append(Argument("name", None, "text"))
+        rows, fields, used = [], {}, {}
+        for arg in args:
+            if arg.name in config:
+                value = config[arg.name]
+            elif arg.name == "name":
                 value = self.target.name if config else self.name_for(cls)
             else:
-                value = default
-            required = value is inspect.Parameter.empty
-            text = "" if required else value_text(value)
-            box = self._field(len(rows))
-            with box.hold_sync():  # one message per field, only for what differs
-                box.value = text
-                box.description = arg
-                box.placeholder = "required" if required else ""
-                box._dom_classes = (f"kw-field-{arg}",)
-            fields[arg] = (box, text, None if required else value, default)
+                value = arg.default
+            required = value is REQUIRED
+            kind = arg.kind if required or arg.fits(value) else "text"
+            if kind == "bool":
+                box = self._field(widgets.Checkbox, used)
+                shown = bool(value)
+                with box.hold_sync():  # one message per field, only for what differs
+                    box.value = shown
+            elif kind == "choice":
+                box = self._field(widgets.Dropdown, used)
+                shown = value_text(arg.choice_for(value) if isinstance(value, dict) else value)
+                options = [value_text(c) for c in arg.choices]
+                options = [t for t in dict.fromkeys([shown, value_text(arg.default)])
+                           if t not in options] + options
+                with box.hold_sync():
+                    box.options = options
+                    box.value = shown
+            else:
+                box = self._field(widgets.Text, used)
+                shown = "" if required else value_text(value)
+                with box.hold_sync():
+                    box.value = shown
+                    box.placeholder = "required" if required else ""
+            with box.hold_sync():
+                box.description = arg.name
+                box.tooltip = arg.doc or None
+                box._dom_classes = (f"kw-field-{arg.name}",)
+            fields[arg.name] = Field(box, shown, None if required else value, arg.default, arg)
             rows.append(box)
         self.fields = fields
+        self._rows = rows
+        self._field_error.value = ""
         if tuple(rows) != tuple(self.fields_box.children):
             self.fields_box.children = rows
 
-    def _field(self, k):
-        """The ``k``-th field widget, made once and reused."""
-        while len(self._pool) <= k:
-            self._pool.append(widgets.Text(style={"description_width": "150px"},
-                                           layout=widgets.Layout(width="98%")))
-        return self._pool[k]
+    def _field(self, kind, used):
+        """A field widget of class ``kind``, made once and reused from click to click (a new
+        widget per argument per click would stay open in the kernel and the browser)."""
+        pool = self._pool.setdefault(kind, [])
+        k = used[kind] = used.get(kind, -1) + 1
+        while len(pool) <= k:
+            extra = {"indent": False} if kind is widgets.Checkbox else {}
+            pool.append(kind(style={"description_width": "150px"},
+                             layout=widgets.Layout(width="98%"), **extra))
+        return pool[k]
 
     def set(self, **values):
-        """Type into fields, as a person would: ``form.set(units="128")``."""
+        """Type into fields, as a person would: ``form.set(units="128", use_bias=False,
+        activation="gelu")``. An empty text means the class default."""
         for arg, text in values.items():
             if arg not in self.fields:
                 raise EditError(f"{self.picker.value} has no argument '{arg}'; arguments: "
                                 f"{', '.join(self.fields)}.")
-            self.fields[arg][0].value = str(text)
+            field = self.fields[arg]
+            box = field.widget
+            if isinstance(box, widgets.Text):
+                box.value = str(text)
+                continue
+            value = field.default if str(text).strip() == "" else (
+                text if not isinstance(text, str) else parse_value(arg, text))
+            if isinstance(box, widgets.Checkbox):
+                if not isinstance(value, bool):
+                    raise EditError(f"{arg} takes True or False, not {text!r}.")
+                box.value = value
+            elif value_text(value) in box.options:
+                box.value = value_text(value)
+            else:
+                raise EditError(f"{arg} takes one of {', '.join(box.options)}; not {text!r}.")
+
+    def _value(self, arg, field):
+        box = field.widget
+        if isinstance(box, widgets.Checkbox):
+            return box.value
+        if isinstance(box, widgets.Dropdown):
+            return field.value if box.value == field.shown else parse_value(arg, box.value)
+        text = box.value
+        if text.strip() == "":
+            if field.default is REQUIRED:
+                raise EditError(f"{self.picker.value}: the argument '{arg}' is required.")
+            return field.default
+        if text == field.shown:
+            return field.value
+        value = parse_value(arg, text)
+        problem = field.argument.check(value)
+        if problem:
+            raise EditError(problem)
+        return value
 
     def values(self):
         """``(class, kwargs)`` from the form. A field left as it was prefilled gives the exact
         value behind it; an emptied optional field gives the class default (an emptied name: a
-        name Keras makes up)."""
+        name Keras makes up). A value that does not parse or is of the wrong kind (text for an
+        integer) raises ``EditError``, and the sentence shows under its field."""
         name = self.picker.value
         if not name:
             raise EditError("Pick a layer class first.")
-        cls = self.classes[name]
         kwargs = {}
-        for arg, (box, shown, value, default) in self.fields.items():
-            text = box.value
-            if text.strip() == "":
-                if default is inspect.Parameter.empty:
-                    raise EditError(f"{name}: the argument '{arg}' is required.")
-                if arg != "name":  # an emptied field means the class default
-                    kwargs[arg] = default
-            elif text == shown:
+        for arg, field in self.fields.items():
+            try:
+                value = self._value(arg, field)
+            except EditError as err:
+                self._show_field_error(arg, str(err))
+                raise
+            if not (arg == "name" and value is None):  # no name: one Keras makes up
                 kwargs[arg] = value
-            else:
-                kwargs[arg] = parse_value(arg, text)
-        return cls, kwargs
+        self._show_field_error(None, "")
+        return self.classes[name], kwargs
+
+    def _show_field_error(self, arg, message):
+        """The sentence about a bad value, right under its field (one widget, moved about)."""
+        self._field_error.value = (f"<div class='kw-field-error' style='color:#a50f15;"
+                                   f"font-size:12px'>{html.escape(message)}</div>"
+                                   if message else "")
+        rows = list(self._rows)
+        if arg in self.fields:
+            rows.insert(rows.index(self.fields[arg].widget) + 1, self._field_error)
+        if tuple(rows) != tuple(self.fields_box.children):
+            self.fields_box.children = rows
 
     def changed(self):
-        """``{argument: value}`` of the fields whose text was changed since they were filled."""
+        """``{argument: value}`` of the fields changed since they were filled."""
         cls, kwargs = self.values()
-        return {arg: kwargs[arg] for arg, (box, shown, _, _) in self.fields.items()
-                if box.value != shown and arg in kwargs}
+        return {arg: kwargs.get(arg) for arg, field in self.fields.items()
+                if field.widget.value != field.shown and (arg in kwargs or arg == "name")}
 
     def build(self):
-        """A new layer from the form. Raises ``EditError`` with the class's own complaint."""
+        """A new layer from the form. Raises ``EditError`` with the class's own complaint,
+        shown under the field it is about (the one argument the class refuses on its own)."""
         cls, kwargs = self.values()
         try:
             return cls(**kwargs)
         except Exception as exc:  # noqa: BLE001 - the class's refusal becomes a sentence
-            shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "name")
-            raise EditError(f"{cls.__name__}({shown}) cannot be made: {first_line(exc)}") from None
+            shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items()
+                              if k != "name" and v != self.fields[k].default)
+            message = f"{cls.__name__}({shown}) cannot be made: {first_line(exc)}"
+            self._show_field_error(self._culprit(cls, kwargs), message)
+            raise EditError(message, cause=exc) from None
+
+    def _culprit(self, cls, kwargs):
+        """The argument that the class refuses by itself (with the others at their defaults
+        and the required ones as typed), or ``None``."""
+        required = {k: v for k, v in kwargs.items() if self.fields[k].default is REQUIRED}
+        try:
+            cls(**required)
+        except Exception:  # noqa: BLE001 - a required argument is refused already
+            return next(iter(required), None)
+        for arg, value in kwargs.items():
+            if arg in required or value == self.fields[arg].default:
+                continue
+            try:
+                cls(**required, **{arg: value})
+            except Exception:  # noqa: BLE001 - this one alone is refused
+                return arg
+        return None

@@ -90,7 +90,7 @@ test('click a Dense layer, widen it and change its activation', async ({ page })
   await expect(await field(page, 'units')).toHaveValue('64');
 
   await (await field(page, 'units')).fill('128');
-  await (await field(page, 'activation')).fill('sigmoid');
+  await page.locator('.kw-field-activation select').first().selectOption('sigmoid');
   await page.locator('.kw-apply button, button.kw-apply').first().click();
 
   await expect(summary).toContainText('(None, 128)');
