@@ -196,17 +196,22 @@ class ModelEditor(widgets.VBox):
             self._error(f"There is no layer '{target}' in the graph.")
             raise EditError(f"There is no layer or call site '{target}' in model "
                             f"'{self.model.name}'.", target=target)
-        self.selected = node_id
         data = self._graph.nodes[node_id]
+        # The same layer clicked again keeps what was typed; another one starts afresh.
+        again = node_id == self.selected and data["layer"] is self.form.target
+        self.selected = node_id
         self.view.reveal([node_id])
         self.view.mark([node_id], "selected-layer")
         self.view.mark([], "error")
-        self.title.value = (f"<b>{html.escape(data['path'])}</b> "
-                            f"<span style='color:#666'>{html.escape(data['class_name'])}</span>")
-        self.details.value = self._details_html(node_id)
-        self.form.set_target(data["layer"], mode=self._form_mode())
-        self.new_name.value = data["name"]
-        self.status.value = ""
+        if not again:
+            self.title.value = (f"<b>{html.escape(data['path'])}</b> "
+                                f"<span style='color:#666'>{html.escape(data['class_name'])}"
+                                f"</span>")
+            self.details.value = self._details_html(node_id)
+            self.form.set_target(data["layer"], mode=self._form_mode())
+            self.new_name.value = data["name"]
+            self.weights.value = "auto"
+            self.status.value = ""
         self._show_action()
         if center:
             self.view.center(node_id)

@@ -208,7 +208,10 @@ class LayerForm:
             self.show_fields(self.classes[name])
 
     def set_target(self, layer, mode="replace"):
-        """Prefill for ``layer`` (or ``None``) in ``mode`` (``"replace"`` or ``"insert"``)."""
+        """Prefill for ``layer`` (or ``None``) in ``mode`` (``"replace"`` or ``"insert"``). In
+        ``"replace"`` mode the picker shows the layer's class; in ``"insert"`` mode it picks
+        nothing for a new target, so that no class picked for an earlier one is left in it."""
+        new_target = layer is not self.target
         self.target = layer
         self.mode = mode
         self._refresh_options()
@@ -216,14 +219,19 @@ class LayerForm:
         if mode == "replace":
             self._choose(name if name in self.classes else None)
         else:
-            self._show(self.picker.value)
+            self._choose(None if new_target else self.picker.value)
 
     def set_mode(self, mode):
-        """Switch between ``"replace"`` and ``"insert"``, keeping the picked class."""
+        """Switch between ``"replace"`` and ``"insert"``, keeping the class picked for this
+        target; with none picked, ``"replace"`` picks the target's own class."""
         if mode != self.mode:
             self.mode = mode
             self._refresh_options()
-            self._show(self.picker.value)
+            if mode == "replace" and self.picker.value is None and self.target is not None:
+                name = type(self.target).__name__
+                self._choose(name if name in self.classes else None)
+            else:
+                self._show(self.picker.value)
 
     def pick(self, class_name):
         """Choose a class by name, as a click in the list does."""

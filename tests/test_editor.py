@@ -270,3 +270,40 @@ def test_the_layer_where_an_edit_fails_is_outlined():
     ed.select("branch")
     assert "error" not in node_widgets(ed)["add"]["classes"]
     assert ed.model is model
+
+
+def test_panel_state_cannot_lie():
+    """No class of an earlier selection is left in the picker, a second click on the same layer
+    keeps what was typed, the weights choice goes back to auto, the title names the target."""
+    x = keras.Input((8, 8, 3), name="img")
+    y = keras.layers.Conv2D(4, 3, name="conv")(x)
+    y = keras.layers.MaxPooling2D(name="pool")(y)
+    y = keras.layers.Flatten(name="flat")(y)
+    ed = kw.ModelEditor(keras.Model(x, keras.layers.Dense(2, name="out")(y)))
+    ed.select("conv")  # replace mode: the picker shows Conv2D
+    assert ed.form.picker.value == "Conv2D"
+    ed.action.value = "delete"
+    ed.select("pool")
+    ed.action.value = "replace"
+    assert ed.form.picker.value == "MaxPooling2D"  # not the Conv2D of the earlier selection
+    assert "pool" in ed.title.value and "MaxPooling2D" in ed.title.value
+    ed.form.set(pool_size="(3, 3)")
+    ed.weights.value = "reinit"
+    ed.select("pool")  # clicked again: what was typed stays
+    assert ed.form.fields["pool_size"].widget.value == "(3, 3)"
+    assert ed.weights.value == "reinit"
+    ed.select("out")
+    assert ed.weights.value == "auto" and ed.form.picker.value == "Dense"
+    ed.action.value = "insert after"
+    ed.select("conv")
+    assert ed.form.picker.value is None  # nothing picked for this target yet
+    ed.form.pick("BatchNormalization")
+    ed.action.value = "replace"
+    assert ed.form.picker.value == "BatchNormalization"  # picked for this very target
+    ed.action.value = "insert before"
+    ed.select("flat")
+    assert ed.form.picker.value is None
+    ed.action.value = "replace"
+    assert ed.form.picker.value == "Flatten"
+    report = ed.apply()
+    assert report is None and "Nothing to change" in ed.status.value

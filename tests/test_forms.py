@@ -152,7 +152,7 @@ def test_a_config_value_a_list_cannot_show_gets_a_text_field():
 
 
 def test_field_widgets_are_reused_across_targets():
-    import ipywidgets as widgets
+    from ipywidgets.widgets.widget import _instances  # every live widget of the kernel
 
     form = LayerForm()
     layers = [keras.layers.Dense(4, name="a"), keras.layers.Conv2D(3, 3, name="b"),
@@ -160,10 +160,10 @@ def test_field_widgets_are_reused_across_targets():
     form.set_target(layers[0])
     for layer in layers * 3:
         form.set_target(layer)
-    before = len(widgets.Widget.widgets)
+    before = len(_instances)
     for layer in layers * 3:
         form.set_target(layer)
-    assert len(widgets.Widget.widgets) == before
+    assert len(_instances) == before
 
 
 class NotebookScale(keras.layers.Layer):
