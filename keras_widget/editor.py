@@ -6,6 +6,7 @@ It only wires the other parts together: :mod:`graph` reads the model, :mod:`view
 from __future__ import annotations
 
 import html
+import math
 
 import ipywidgets as widgets
 import keras
@@ -26,6 +27,34 @@ def summary_text(model):
     lines = []
     model.summary(print_fn=lambda line, *a, **k: lines.append(line))
     return "\n".join(lines)
+
+
+def parameter_counts(model):
+    """``(total, trainable, non-trainable)`` parameter counts of ``model``, as ``summary()``
+    counts them (the sizes of its variables)."""
+    def size(variables):
+        return sum(math.prod(v.shape) for v in variables)
+
+    trainable, frozen = size(model.trainable_weights), size(model.non_trainable_weights)
+    return trainable + frozen, trainable, frozen
+
+
+def summary_html(model, before=None):
+    """The summary part of the editor: parameter counts at the top (``before`` → now, where a
+    model ``before`` is given and its counts differ), then Keras's own ``summary()`` table in a
+    collapsed box of bounded height (a 700-layer table would make the cell metres tall)."""
+    now = parameter_counts(model)
+    old = parameter_counts(before) if before is not None else now
+    cells = []
+    for label, a, b in zip(("total", "trainable", "non-trainable"), old, now):
+        text = f"{b:,}" if a == b else f"{a:,} → <b>{b:,}</b> ({b - a:+,})"
+        cells.append(f"<span style='margin-right:14px'>{label}: {text}</span>")
+    return (f"<div class='kw-params' style='font-size:12px'><b>Parameters</b> "
+            f"{''.join(cells)}</div>"
+            f"<details class='kw-summary-table'><summary style='cursor:pointer;font-size:12px'>"
+            f"model.summary() — {len(model.layers)} layers</summary>"
+            f"<div style='max-height:320px;overflow:auto'>{_pre(summary_text(model))}</div>"
+            f"</details>")
 
 
 def _pre(text, color=None):
@@ -143,8 +172,7 @@ class ModelEditor(widgets.VBox):
         toolbar = widgets.HBox(buttons, layout=widgets.Layout(flex_flow="row wrap"))
         main = widgets.HBox([self.view.widget, panel],
                             layout=widgets.Layout(flex_flow="row wrap", width="100%"))
-        super().__init__([toolbar, main, self.view.viewport, widgets.HTML("<b>Summary</b>"),
-                          self.summary])
+        super().__init__([toolbar, main, self.view.viewport, self.summary])
         self.add_class("keras-widget-editor")
         # CSS classes: stable handles for the browser tests (and for people's own styling).
         for w, name in [(self.title, "kw-title"), (self.details, "kw-details"),
@@ -439,7 +467,8 @@ class ModelEditor(widgets.VBox):
         if len(added) <= 20:  # what an edit made is shown (a replace_all may make hundreds)
             self.view.reveal(added)
         self.find.options = list(self._graph)
-        self.summary.value = _pre(summary_text(self.model))
+        self.summary.value = summary_html(self.model, getattr(self, "_drawn_model", None))
+        self._drawn_model = self.model  # what the next refresh compares its counts with
         target = None
         if report is not None and len(report.added) == 1:
             target = report.added[0]  # what the edit made: inserted, replacing or renamed

@@ -78,6 +78,12 @@ def test_click_fills_details_and_form_then_apply_rebuilds_and_redraws():
     assert ed.model.get_layer("d2").units == 128
     assert ed.model is not model and ed.original is model
     assert "(None, 128)" in ed.summary.value and ed.summary.value != old_summary
+    # d2: 64*64+64 -> 64*128+128 parameters, head: 64*10+10 -> 128*10+10.
+    total_before = sum(w.size for w in model.get_weights())
+    total_after = total_before + (8320 - 4160) + (1290 - 650)
+    assert f"total: {total_before:,} → <b>{total_after:,}</b> (+4,800)" in ed.summary.value
+    assert "non-trainable: 0<" in ed.summary.value
+    assert "<details class='kw-summary-table'>" in ed.summary.value  # closed, bounded height
     nodes = node_widgets(ed)
     assert nodes["d2"]["data"]["label"].endswith("(None, 128)")
     assert "reinitialized" in nodes["d2"]["classes"] and "reinitialized" in nodes["head"]["classes"]

@@ -78,7 +78,7 @@ test('click a Dense layer, widen it and change its activation', async ({ page })
   await openAndRun(page, 'mlp.ipynb');
   const summary = page.locator('.kw-summary').first();
   await expect(summary).toContainText('d2 (Dense)');
-  const before = await summary.innerText();
+  const before = await summary.textContent();
   expect(before).toContain('(None, 64)');
   await page.screenshot({ path: path.join(shots, 'mlp-1-opened.png'), fullPage: false });
 
@@ -99,7 +99,7 @@ test('click a Dense layer, widen it and change its activation', async ({ page })
   const labels = await nodeLabels(page);
   expect(labels['d2']).toContain('(None, 128)');
   expect(labels['head']).toContain('(None, 10)');
-  expect(await summary.innerText()).not.toEqual(before);
+  expect(await summary.textContent()).not.toEqual(before);
   await page.screenshot({ path: path.join(shots, 'mlp-2-applied.png'), fullPage: false });
 
   // A value that is not a value: the panel says so, nothing changes.
