@@ -14,12 +14,31 @@ import keras
 from .clone import first_line
 from .edits import Edit
 from .errors import EditError
-from .forms import LayerForm, value_text
+from .forms import LayerForm, parse_value, value_text
 from .graph import is_keras_class, iter_layers, to_networkx
 from .history import History
 from .view import GraphView, shape_text
 
-ACTIONS = ["replace", "insert after", "insert before", "delete", "rename"]
+# What a click on each kind of node offers, in this order (what does not apply is not offered).
+OFFERS = {
+    "layer": ["replace", "edit config", "insert after", "insert before", "delete", "rename",
+              "replace all", "add output", "remove output"],
+    "op": ["replace", "insert after", "insert before", "delete", "rename", "add output",
+           "remove output"],
+    "model": ["inline", "insert after", "insert before", "delete", "rename", "add output",
+              "remove output"],
+    "input": ["set input shape", "insert after", "rename"],
+}
+ACTIONS = list(dict.fromkeys(a for actions in OFFERS.values() for a in actions))
+# One line on what a kind of node does not offer, and why.
+NOT_OFFERED = {
+    "op": "A keras.ops operation has no config to edit (its arguments are code): replace it "
+          "by a layer to change what it does.",
+    "model": "A nested model is not replaced or edited as a whole: click a layer inside it, or "
+             "inline it into this model.",
+    "input": "An input layer is not replaced or deleted: change its shape, rename it or insert "
+             "a layer after it.",
+}
 
 
 def summary_text(model):
@@ -100,6 +119,15 @@ class ModelEditor(widgets.VBox):
         self.action = widgets.ToggleButtons(options=ACTIONS, value="replace",
                                             style={"button_width": "auto"})
         self.new_name = widgets.Text(description="new name", style={"description_width": "80px"})
+        self.input_shape = widgets.Text(description="shape", placeholder="(224, 224, 3)",
+                                        tooltip="The input's shape without the batch axis",
+                                        style={"description_width": "80px"})
+        self.batch_size = widgets.Text(description="batch size", placeholder="free",
+                                       tooltip="Empty: any batch size; a number fixes it "
+                                               "(a stateful RNN needs it)",
+                                       style={"description_width": "80px"})
+        self.why_not = widgets.HTML()  # one line: what this node does not offer, and why
+        self._action_note = widgets.HTML()
         self.weights = widgets.Dropdown(options=["auto", "reinit", "keep"], value="auto",
                                         description="weights", style={"description_width": "80px"},
                                         layout=widgets.Layout(width="220px"))
@@ -132,7 +160,8 @@ class ModelEditor(widgets.VBox):
                                      layout=widgets.Layout(width="220px"))
         self.summary = widgets.HTML()
 
-        self.action.observe(lambda _: self._show_action(), names="value")
+        self._quiet_action = False  # while the offered actions are being replaced
+        self.action.observe(lambda _: self._quiet_action or self._show_action(), names="value")
         # An error is about what was asked; once the question changes, it goes.
         for w in (self.action, self.form.picker):
             w.observe(lambda _: self._clear_error(), names="value")
@@ -150,9 +179,9 @@ class ModelEditor(widgets.VBox):
         self.find.observe(self._found, names="value")
 
         self.action_box = widgets.VBox()
-        self._delete_note = widgets.HTML("<i>The layer's consumers will read its input.</i>")
         panel_items = [self.title, self.details, widgets.HTML("<hr style='margin:4px 0'>"),
-                       self.action, self.action_box, widgets.HBox([self.apply_button]),
+                       self.action, self.why_not, self.action_box,
+                       widgets.HBox([self.apply_button]),
                        self.status]
         for w in panel_items + list(self.form.widget.children):
             w.layout.flex = "0 0 auto"  # never squeeze a part of the panel to nothing
@@ -238,6 +267,10 @@ class ModelEditor(widgets.VBox):
             self.details.value = self._details_html(node_id)
             self.form.set_target(data["layer"], mode=self._form_mode())
             self.new_name.value = data["name"]
+            if data["kind"] == "input":
+                shape = data["output_shape"]
+                self.input_shape.value = repr(tuple(shape[1:]))
+                self.batch_size.value = "" if shape[0] is None else str(shape[0])
             self.weights.value = "auto"
             self.status.value = ""
         self._show_action()
@@ -245,7 +278,8 @@ class ModelEditor(widgets.VBox):
             self.view.center(node_id)
 
     def _form_mode(self):
-        return "replace" if self.action.value == "replace" else "insert"
+        return ("replace" if self.action.value in ("replace", "edit config", "replace all")
+                else "insert")
 
     def _clicked(self, node_id):
         """A click on the canvas: like :meth:`select`, but a refusal only shows in the panel
@@ -307,23 +341,85 @@ class ModelEditor(widgets.VBox):
 
     # -- the panel ---------------------------------------------------------------------------
 
+    def _outputs(self):
+        """``{node id: output key}`` for the model's outputs (dict keys, or list indices)."""
+        out = self.model.output
+        entries = out.items() if isinstance(out, dict) else enumerate(keras.tree.flatten(out))
+        keys = {}
+        for key, tensor in entries:
+            for node_id, d in self._graph.nodes(data=True):
+                if d["parent"] is None and any(t is tensor for t in d["keras_node"].outputs):
+                    keys.setdefault(node_id, key)
+        return keys
+
+    def offered(self, node_id):
+        """``(actions, why_not)``: the actions the panel offers for ``node_id`` and one line
+        on what it does not offer and why (``""`` when everything applies)."""
+        d = self._graph.nodes[node_id]
+        actions, why = list(OFFERS[d["kind"]]), [NOT_OFFERED.get(d["kind"], "")]
+        outputs = self._outputs()
+        several_inputs = self._graph.in_degree(node_id) > 1
+        if several_inputs and d["kind"] != "model":
+            actions = [a for a in actions if a not in ("delete", "insert before")]
+            why.append("It takes several inputs, so it cannot be deleted or have a layer "
+                       "inserted before it: insert after one of its inputs instead.")
+        if d["parent"] is not None:
+            actions = [a for a in actions if a not in ("add output", "set input shape")]
+            why.append("It sits inside a nested model: inline that model to make this an output "
+                       "or to reshape its inputs.")
+        if node_id in outputs:
+            actions.remove("add output") if "add output" in actions else None
+            if len(outputs) < 2 and "remove output" in actions:
+                actions.remove("remove output")
+                why.append("It is the model's only output, so it cannot be removed.")
+        elif "remove output" in actions:
+            actions.remove("remove output")
+        return actions, " ".join(w for w in why if w)
+
     def _show_action(self):
+        if self.selected is not None and self.selected in self._graph:
+            actions, why = self.offered(self.selected)
+        else:
+            actions, why = ACTIONS, ""
+        if list(self.action.options) != actions:
+            current = self.action.value
+            self._quiet_action = True
+            try:
+                self.action.options = actions
+                self.action.value = current if current in actions else actions[0]
+            finally:
+                self._quiet_action = False
+        self.why_not.value = (f"<div style='color:#525252;font-size:12px'>{html.escape(why)}"
+                              f"</div>" if why else "")
         action = self.action.value
         self.form.set_mode(self._form_mode())
-        if action in ("replace", "insert after", "insert before"):
+        self.form.lock_class(action in ("edit config",))
+        weights = [self.weights]
+        if action in ("replace", "edit config", "replace all"):
+            children = [self.form.widget] + weights
+        elif action in ("insert after", "insert before"):
             children = [self.form.widget]
-            if action == "replace":
-                children.append(self.weights)
         elif action == "rename":
             children = [self.new_name]
+        elif action == "set input shape":
+            children = [self.input_shape, self.batch_size] + weights
         else:
-            children = [self._delete_note]
+            self._action_note.value = f"<i>{html.escape(self._action_text(action))}</i>"
+            children = [self._action_note]
         if tuple(children) != tuple(self.action_box.children):
             self.action_box.children = children
-        kind = self._graph.nodes[self.selected]["kind"] if self.selected else None
-        # An input can only be renamed or have a layer inserted after it.
-        self.apply_button.disabled = self.selected is None or (
-            kind == "input" and action in ("replace", "delete", "insert before"))
+        self.apply_button.disabled = self.selected is None
+
+    def _action_text(self, action):
+        """What Apply will do, for the actions that take no fields."""
+        d = self._graph.nodes[self.selected] if self.selected else {"path": "", "name": ""}
+        return {
+            "delete": f"'{d['path']}' goes; its consumers will read its input.",
+            "add output": f"The output of '{d['path']}' becomes an extra output of the model.",
+            "remove output": f"The output of '{d['path']}' is no longer a model output; the "
+                             f"layers that fed only it go too.",
+            "inline": f"The layers of '{d['path']}' move into this model; its weights stay.",
+        }.get(action, "")
 
     def apply(self):
         """Do what the panel says to the selected layer (what the Apply button does).
@@ -335,26 +431,51 @@ class ModelEditor(widgets.VBox):
             self._error("Click a layer in the graph first.")
             return None
         data = self._graph.nodes[self.selected]
-        path, action = data["path"], self.action.value
         try:
-            if action == "delete":
-                edit = Edit("delete_layer", dict(target=path))
-            elif action == "rename":
-                edit = Edit("rename_layer", dict(target=path, new_name=self.new_name.value.strip()))
-            elif action == "replace":
-                edit = self._replace_edit(data)
-                if edit is None:
-                    self._note("Nothing to change: the fields are as the layer already is.")
-                    return None
-            else:
-                where = "after" if action == "insert after" else "before"
-                edit = Edit("insert_layer", {"layer": self.form.build(), where: self.selected})
+            edit = self._panel_edit(data, self.action.value)
+            if edit is None:
+                self._note("Nothing to change: the fields are as the layer already is.")
+                return None
             return self._apply(edit)
         except EditError as exc:
             self._error(str(exc), exc.layer)
         except Exception as exc:  # noqa: BLE001 - the panel never shows a raw traceback
             self._error(f"{type(exc).__name__}: {first_line(exc)}")
         return None
+
+    def _panel_edit(self, data, action):
+        """The :class:`Edit` the panel describes for the selected node, or ``None`` when it
+        would change nothing. Raises ``EditError`` for a field that does not parse."""
+        path, weights = data["path"], self.weights.value
+        if action == "delete":
+            return Edit("delete_layer", dict(target=path))
+        if action == "rename":
+            return Edit("rename_layer", dict(target=path, new_name=self.new_name.value.strip()))
+        if action in ("replace", "edit config"):
+            return self._replace_edit(data)
+        if action in ("insert after", "insert before"):
+            where = "after" if action == "insert after" else "before"
+            return Edit("insert_layer", {"layer": self.form.build(), where: self.selected})
+        if action == "set input shape":
+            shape = parse_value("shape", self.input_shape.value)
+            if isinstance(shape, int):
+                shape = (shape,)
+            batch = self.batch_size.value.strip()
+            return Edit("set_input_shape", dict(
+                shape=shape, input=path, weights=weights,
+                batch_size=parse_value("batch size", batch) if batch else None))
+        if action == "replace all":
+            cls, kwargs = self.form.values()
+            kwargs.pop("name", None)  # each new layer keeps the name of the one it replaces
+            return Edit("replace_all", dict(match=type(data["layer"]),
+                                            factory=Rebuild(cls, kwargs), weights=weights))
+        if action == "add output":
+            return Edit("add_output", dict(target=self.selected))
+        if action == "remove output":
+            return Edit("remove_output", dict(output=self._outputs()[self.selected]))
+        if action == "inline":
+            return Edit("inline_model", dict(nested=path))
+        raise EditError(f"Unknown action '{action}'.")
 
     def _replace_edit(self, data):
         layer = data["layer"]
@@ -506,6 +627,22 @@ class ModelEditor(widgets.VBox):
 
     def _note(self, message):
         self.status.value = _pre(message, "#525252")
+
+
+class Rebuild:
+    """The factory of a "replace all" made in the panel: ``Rebuild(cls, kwargs)(layer)`` is
+    ``cls(**kwargs, name=layer.name)``, so each new layer keeps the name (and so the weights,
+    where they fit) of the layer it replaces."""
+
+    def __init__(self, cls, kwargs):
+        self.cls, self.kwargs = cls, dict(kwargs)
+
+    def __call__(self, layer):
+        return self.cls(**self.kwargs, name=layer.name)
+
+    def __repr__(self):
+        args = "".join(f"{k}={v!r}, " for k, v in self.kwargs.items())
+        return f"lambda layer: {self.cls.__name__}({args}name=layer.name)"
 
 
 def _same_config(layer, changed):

@@ -137,8 +137,9 @@ class LayerForm:
                                      layout=widgets.Layout(width="96%"))
         self.fields_box = widgets.VBox(layout=widgets.Layout(max_height="260px",
                                                              overflow="auto"))
-        self.widget = widgets.VBox([widgets.HTML("<b>Layer class</b>"), self.search, self.picker,
-                                    widgets.HTML("<b>Arguments</b>"), self.fields_box])
+        self._picker_part = [widgets.HTML("<b>Layer class</b>"), self.search, self.picker]
+        self._fields_part = [widgets.HTML("<b>Arguments</b>"), self.fields_box]
+        self.widget = widgets.VBox(self._picker_part + self._fields_part)
         # CSS classes: stable handles for the browser tests (and for people's own styling).
         self.search.add_class("kw-search")
         self.picker.add_class("kw-picker")
@@ -232,6 +233,17 @@ class LayerForm:
                 self._choose(name if name in self.classes else None)
             else:
                 self._show(self.picker.value)
+
+    def lock_class(self, locked):
+        """With ``locked``, only the fields show (the class is the target's own: editing its
+        config); otherwise the class picker shows above them."""
+        if locked and self.mode == "replace" and self.target is not None:
+            name = type(self.target).__name__
+            if self.picker.value != name and name in self.classes:
+                self._choose(name)
+        children = self._fields_part if locked else self._picker_part + self._fields_part
+        if tuple(children) != tuple(self.widget.children):
+            self.widget.children = children
 
     def pick(self, class_name):
         """Choose a class by name, as a click in the list does."""

@@ -205,10 +205,11 @@ def test_operations_can_be_replaced_and_inputs_only_renamed_or_followed():
     xs = np.ones((2, 4), "float32")
     np.testing.assert_allclose(np.asarray(ed.model(xs)), np.asarray(model(xs)), atol=1e-6)
     ed.select("x")
-    for action, disabled in [("replace", True), ("delete", True), ("insert before", True),
-                             ("insert after", False), ("rename", False)]:
-        ed.action.value = action
-        assert ed.apply_button.disabled is disabled, action
+    # An input offers what applies to it, and says in one line what it does not.
+    assert list(ed.action.options) == ["set input shape", "insert after", "rename"]
+    assert "An input layer is not replaced or deleted" in ed.why_not.value
+    assert not ed.apply_button.disabled
+    ed.action.value = "rename"
     ed.new_name.value = "features"
     assert ed.apply().added == ["features"]
 
@@ -313,3 +314,88 @@ def test_panel_state_cannot_lie():
     assert ed.form.picker.value == "Flatten"
     report = ed.apply()
     assert report is None and "Nothing to change" in ed.status.value
+
+
+def _two_heads():
+    x = keras.Input((8, 8, 3), name="img")
+    y = layers.Conv2D(4, 3, activation="relu", name="c1")(x)
+    y = layers.ReLU(name="r1")(y)
+    y = layers.Conv2D(4, 3, name="c2")(y)
+    y = layers.ReLU(name="r2")(y)
+    f = layers.Flatten(name="flat")(y)
+    inner_in = keras.Input((f.shape[-1],), name="inner_in")
+    block = keras.Model(inner_in, layers.Dense(6, name="inner_d")(inner_in), name="block")
+    h = block(f)
+    a = layers.Dense(3, name="cls")(h)
+    b = layers.Dense(2, name="box")(h)
+    return keras.Model(x, [a, b], name="two_heads")
+
+
+def test_every_edit_from_the_panel():
+    model = _two_heads()
+    ed = kw.ModelEditor(model)
+    ed.select("c2")
+    assert list(ed.action.options) == ["replace", "edit config", "insert after",
+                                       "insert before", "delete", "rename", "replace all",
+                                       "add output"]
+    # edit config: the class is fixed, only the fields show.
+    ed.action.value = "edit config"
+    assert ed.form.picker not in ed.form.widget.children
+    ed.form.set(filters="6")
+    report = ed.apply()
+    assert report is not None and ed.model.get_layer("c2").filters == 6
+    assert [e.kind for e in ed.history][-1] == "edit_layer"
+
+    # replace all: every ReLU becomes a LeakyReLU with the fields' config, names kept.
+    ed.select("r1")
+    ed.action.value = "replace all"
+    ed.form.pick("LeakyReLU")
+    ed.form.set(negative_slope="0.2")
+    report = ed.apply()
+    assert report is not None
+    for name in ("r1", "r2"):
+        layer = ed.model.get_layer(name)
+        assert isinstance(layer, layers.LeakyReLU) and layer.negative_slope == 0.2
+
+    # add output / remove output.
+    ed.select("flat")
+    ed.action.value = "add output"
+    assert "becomes an extra output" in ed.action_box.children[0].value
+    ed.apply()
+    assert len(ed.model.outputs) == 3 and tuple(ed.model.outputs[2].shape) == (None, 96)  # 4*4*6
+    ed.select("box")
+    assert "remove output" in ed.action.options and "add output" not in ed.action.options
+    ed.action.value = "remove output"
+    report = ed.apply()
+    assert "box" in report.removed and len(ed.model.outputs) == 2
+
+    # inline a nested model.
+    ed.select("block")
+    assert ed.action.options[0] == "inline"
+    ed.action.value = "inline"
+    ed.apply()
+    assert "inner_d" in [layer.name for layer in ed.model.layers]
+
+    # set the input shape (and batch size).
+    ed.select("img")
+    assert ed.input_shape.value == "(8, 8, 3)" and ed.batch_size.value == ""
+    ed.action.value = "set input shape"
+    ed.input_shape.value = "(10, 10, 3)"
+    ed.batch_size.value = "4"
+    report = ed.apply()
+    assert report is not None and tuple(ed.model.inputs[0].shape) == (4, 10, 10, 3)
+    assert model.get_layer("c2").filters == 4  # the source is never touched
+
+
+def test_what_does_not_apply_is_not_offered_and_said():
+    x = keras.Input((4,), name="x")
+    a = layers.Dense(4, name="a")(x)
+    b = layers.Dense(4, name="b")(x)
+    s = layers.Add(name="sum")([a, b])
+    ed = kw.ModelEditor(keras.Model(x, s))
+    ed.select("sum")
+    assert "delete" not in ed.action.options and "insert before" not in ed.action.options
+    assert "remove output" not in ed.action.options
+    assert "several inputs" in ed.why_not.value and "only output" in ed.why_not.value
+    ed.select("a")
+    assert ed.why_not.value == "" and "add output" in ed.action.options
