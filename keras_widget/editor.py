@@ -5,6 +5,7 @@ It only wires the other parts together: :mod:`graph` reads the model, :mod:`view
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 
@@ -17,7 +18,9 @@ from .errors import EditError
 from .forms import LayerForm, parse_value, value_text
 from .graph import is_keras_class, iter_layers, to_networkx
 from .history import History
+from .saving import save_and_check
 from .view import GraphView, shape_text
+from .view import to_graphviz as to_graphviz_dot
 
 # What a click on each kind of node offers, in this order (what does not apply is not offered).
 OFFERS = {
@@ -143,6 +146,11 @@ class ModelEditor(widgets.VBox):
                                            layout=small, tooltip="Back to the original model")
         self.code_button = widgets.Button(description="Code", icon="code", layout=small,
                                           tooltip="Show the edits as Python code")
+        self.save_button = widgets.Button(description="Save", icon="save", layout=small,
+                                          tooltip="Save the model to <name>.keras, load it "
+                                                  "back and compare outputs")
+        self.svg_button = widgets.Button(description="SVG", icon="download", layout=small,
+                                         tooltip="Write the whole graph to <name>.svg")
         self.fit_button = widgets.Button(description="Fit", icon="expand", layout=small,
                                          tooltip="Zoom out to the whole graph")
         self.actual_button = widgets.Button(description="1:1", icon="search", layout=small,
@@ -170,6 +178,8 @@ class ModelEditor(widgets.VBox):
         self.redo_button.on_click(lambda _: self.redo())
         self.reset_button.on_click(lambda _: self.reset())
         self.code_button.on_click(lambda _: self._show_code())
+        self.save_button.on_click(lambda _: self._quietly(self.save))
+        self.svg_button.on_click(lambda _: self._quietly(self.export_svg))
         self.fit_button.on_click(lambda _: self.view.fit())
         self.actual_button.on_click(lambda _: self.view.actual_size())
         self.expand_button.on_click(lambda _: self.view.expand_all())
@@ -194,8 +204,9 @@ class ModelEditor(widgets.VBox):
         self.view.widget.layout.flex = "3 1 440px"
         self.view.widget.layout.min_width = "320px"
         buttons = [self.undo_button, self.redo_button, self.reset_button, self.code_button,
-                   self.fit_button, self.actual_button, self.zoom_in_button,
-                   self.zoom_out_button, self.expand_button, self.collapse_button, self.find]
+                   self.save_button, self.svg_button, self.fit_button, self.actual_button,
+                   self.zoom_in_button, self.zoom_out_button, self.expand_button,
+                   self.collapse_button, self.find]
         for b in buttons:
             b.layout.flex = "0 0 auto"
         toolbar = widgets.HBox(buttons, layout=widgets.Layout(flex_flow="row wrap"))
@@ -210,6 +221,7 @@ class ModelEditor(widgets.VBox):
                         (self.status, "kw-status"), (self.summary, "kw-summary"),
                         (self.undo_button, "kw-undo"), (self.redo_button, "kw-redo"),
                         (self.reset_button, "kw-reset"), (self.code_button, "kw-code"),
+                        (self.save_button, "kw-save"), (self.svg_button, "kw-svg"),
                         (self.fit_button, "kw-fit"), (self.actual_button, "kw-actual"),
                         (self.find, "kw-find"), (self.view.widget, "kw-graph"),
                         (self.expand_button, "kw-expand-all"),
@@ -493,12 +505,68 @@ class ModelEditor(widgets.VBox):
 
     def _apply(self, edit):
         try:
-            result = self.history.apply(edit)
+            with self._busy(f"Rebuilding '{self.model.name}' ({len(self._graph)} nodes)…"):
+                result = self.history.apply(edit)
         except EditError as err:
             self._error(str(err), err.layer)  # the panel says it too; the model stays as it was
             raise
         self._refresh(result.report)
         return result.report
+
+    @contextlib.contextmanager
+    def _busy(self, text):
+        """While a long step runs: Apply and the history buttons are disabled (a second press
+        would queue a second edit) and the panel says what is running; both reach the browser
+        at once, before the step starts."""
+        buttons = (self.apply_button, self.undo_button, self.redo_button, self.reset_button,
+                   self.save_button)
+        states = [b.disabled for b in buttons]
+        for b in buttons:
+            b.disabled = True
+        self.status.value = (f"<div class='kw-busy' style='color:#525252;font-size:12px'>"
+                             f"<span class='kw-spinner'>⏳</span> {html.escape(text)}</div>")
+        try:
+            yield
+        finally:
+            for b, state in zip(buttons, states):
+                b.disabled = state
+            if "kw-busy" in self.status.value:
+                self.status.value = ""
+
+    def save(self, path=None):
+        """Save the current model to a ``.keras`` file (``<model name>.keras`` in the working
+        directory when ``path`` is ``None``), load it back and compare outputs on a random
+        batch (:func:`keras_widget.saving.save_and_check`). Returns the ``SaveCheck``; raises
+        ``EditError`` saying what stops the model from being saved and how to fix it. What the
+        Save button does; the panel shows the result either way."""
+        path = path or f"{self.model.name}.keras"
+        try:
+            with self._busy(f"Saving '{self.model.name}' to {path} and loading it back…"):
+                check = save_and_check(self.model, path)
+        except EditError as err:
+            self._error(str(err))
+            raise
+        self._note(str(check))
+        return check
+
+    def export_svg(self, path=None):
+        """Write the whole graph as SVG through Graphviz (``<model name>.svg`` when ``path`` is
+        ``None``) and return the path. Raises ``EditError`` when Graphviz's ``dot`` program is
+        missing (``apt-get install graphviz``, ``conda install graphviz``)."""
+        path = path or f"{self.model.name}.svg"
+        try:
+            svg = to_graphviz_dot(self._graph).pipe(format="svg")
+        except Exception as exc:  # noqa: BLE001 - graphviz.ExecutableNotFound, mostly
+            err = EditError(f"The SVG could not be drawn: {first_line(exc)} (SVG export needs "
+                            f"Graphviz's 'dot' program: apt-get install graphviz, or conda "
+                            f"install graphviz).", cause=exc)
+            self._error(str(err))
+            raise err from None
+        with open(path, "wb") as f:
+            f.write(svg)
+        self._note(f"The graph of '{self.model.name}' ({len(self._graph)} nodes) was written "
+                   f"to {path}.")
+        return path
 
     def replace_layer(self, target, new_layer, weights="auto"):
         """:func:`keras_widget.replace_layer` on the current model; returns the report."""
@@ -624,6 +692,14 @@ class ModelEditor(widgets.VBox):
     def _clear_error(self):
         if "kw-error" in self.status.value:
             self.status.value = ""
+
+    @staticmethod
+    def _quietly(step):
+        """A button's step: a refusal is already in the panel, a click never raises."""
+        try:
+            step()
+        except EditError:
+            pass
 
     def _note(self, message):
         self.status.value = _pre(message, "#525252")

@@ -399,3 +399,45 @@ def test_what_does_not_apply_is_not_offered_and_said():
     assert "several inputs" in ed.why_not.value and "only output" in ed.why_not.value
     ed.select("a")
     assert ed.why_not.value == "" and "add output" in ed.action.options
+
+
+def test_save_and_svg_from_the_editor(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ed = kw.ModelEditor(mlp())
+    ed.edit_layer("d2", units=32)
+    ed.save_button.click()
+    assert (tmp_path / "mlp.keras").exists()
+    assert "Saved to mlp.keras" in ed.status.value and "differ by at most 0" in ed.status.value
+    assert not ed.save_button.disabled and not ed.undo_button.disabled  # re-enabled after
+    ed.svg_button.click()
+    svg = (tmp_path / "mlp.svg").read_text()
+    assert svg.startswith("<?xml") and ">d2</text>" in svg and "(None, 32)" in svg
+    # Without Graphviz's dot: a sentence saying how to get it, no file.
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(kw.EditError, match="apt-get install graphviz"):
+        ed.export_svg(str(tmp_path / "second.svg"))
+    assert not (tmp_path / "second.svg").exists()
+    assert "apt-get install graphviz" in ed.status.value
+
+
+def test_a_model_that_cannot_be_saved_says_why_in_the_panel(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    x = keras.Input((3,), name="x")
+    ed = kw.ModelEditor(keras.Model(x, layers.Lambda(lambda t: t * 2.0, name="twice")(x)))
+    ed.save_button.click()  # a click never raises
+    assert "kw-error" in ed.status.value and "safe_mode=False" in ed.status.value
+
+
+def test_apply_is_disabled_and_the_panel_says_so_while_an_edit_runs():
+    ed = kw.ModelEditor(mlp())
+    ed.select("d1")
+    seen = []
+
+    def factory(layer):  # runs inside the edit
+        seen.append((ed.apply_button.disabled, ed.undo_button.disabled, ed.status.value))
+        return layers.Dense(layer.units, name=layer.name)
+
+    ed.replace_all(layers.Dense, factory)
+    assert seen and all(apply and undo for apply, undo, _ in seen)
+    assert "Rebuilding &#x27;mlp&#x27; (4 nodes)…" in seen[0][2]
+    assert not ed.apply_button.disabled and "Rebuilding" not in ed.status.value
