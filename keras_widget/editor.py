@@ -11,6 +11,7 @@ import math
 
 import ipywidgets as widgets
 import keras
+import numpy as np
 
 from .clone import first_line
 from .edits import Edit
@@ -334,6 +335,8 @@ class ModelEditor(widgets.VBox):
         rows = [("kind", f"{d['kind']} · {d['category']}"),
                 ("shapes", f"{', '.join(ins) or '—'} → {shape_text(d['output_shape'])}"),
                 ("parameters", f"{d['params']:,}" + ("" if d["trainable"] else " (frozen)"))]
+        if d["parent"] is not None:
+            rows.append(("inside", d["parent"]))
         calls = [n for n, e in self._graph.nodes(data=True) if e["path"] == d["path"]]
         if len(calls) > 1:
             rows.append(("call sites", ", ".join(calls)))
@@ -348,8 +351,17 @@ class ModelEditor(widgets.VBox):
         conf = "".join(row.format(html.escape(str(k)), html.escape(value_text(v)[:120]))
                        for k, v in config.items() if k not in skip)
         table = "<table style='font-size:12px;line-height:1.25;border-spacing:0'>{}</table>"
-        return (table.format(cells) + (f"<details><summary>config</summary>{table.format(conf)}"
-                                       f"</details>" if conf else ""))
+        out = table.format(cells)
+        if conf:
+            out += f"<details><summary>config</summary>{table.format(conf)}</details>"
+        variables = [] if d["kind"] == "model" else getattr(layer, "weights", [])
+        if variables:
+            weights = "".join(row.format(html.escape(f"{v.name}{'' if v.trainable else ' ❄'}"),
+                                         html.escape(_variable_text(v)))
+                              for v in variables)
+            out += (f"<details><summary>weights ({len(variables)})</summary>"
+                    f"{table.format(weights)}</details>")
+        return out
 
     # -- the panel ---------------------------------------------------------------------------
 
@@ -703,6 +715,17 @@ class ModelEditor(widgets.VBox):
 
     def _note(self, message):
         self.status.value = _pre(message, "#525252")
+
+
+def _variable_text(variable):
+    """``"(3, 3, 64, 64)  mean 0.0012  std 0.059"`` for one variable."""
+    shape = tuple(variable.shape)
+    try:
+        value = np.asarray(variable.numpy(), dtype="float64")
+        stats = f"  mean {value.mean():.4g}  std {value.std():.4g}" if value.size else ""
+    except (TypeError, ValueError):  # a string or an uninitialized variable: no statistics
+        stats = ""
+    return f"{shape}{stats}"
 
 
 class Rebuild:

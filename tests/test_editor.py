@@ -441,3 +441,19 @@ def test_apply_is_disabled_and_the_panel_says_so_while_an_edit_runs():
     assert seen and all(apply and undo for apply, undo, _ in seen)
     assert "Rebuilding &#x27;mlp&#x27; (4 nodes)…" in seen[0][2]
     assert not ed.apply_button.disabled and "Rebuilding" not in ed.status.value
+
+
+def test_details_show_each_weight_with_its_statistics_and_the_nested_path():
+    x = keras.Input((4,), name="x")
+    inner_in = keras.Input((4,), name="inner_in")
+    bn = layers.BatchNormalization(name="bn")
+    inner = keras.Model(inner_in, bn(inner_in), name="inner")
+    model = keras.Model(x, inner(x))
+    bn.moving_variance.assign(np.full((4,), 4.0, "float32"))
+    ed = kw.ModelEditor(model)
+    ed.select("inner/bn")
+    details = ed.details.value
+    assert "<td style='color:#666;padding:0 8px 0 0;vertical-align:top'>inside</td>" in details
+    assert "<summary>weights (4)</summary>" in details
+    assert "gamma</td><td style='padding:0'><code>(4,)  mean 1  std 0</code>" in details
+    assert "moving_variance ❄</td><td style='padding:0'><code>(4,)  mean 4  std 0</code>" in details
