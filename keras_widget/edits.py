@@ -16,10 +16,9 @@ source model. Every refusal is a :class:`EditError` raised before anything is bu
 """
 from __future__ import annotations
 
-import functools
 import inspect
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
@@ -95,10 +94,18 @@ class EditKind:
             return Edit(self.name, _arguments(bound)).apply(model, dry_run=dry_run)
 
         edit.__name__ = edit.__qualname__ = self.name
-        edit.__doc__ = self.planner.__doc__
+        edit.__doc__ = self.planner.__doc__.rstrip() + _DRY_RUN_DOC
         edit.__signature__ = public_sig
         edit.__module__ = __name__
         return edit
+
+
+_DRY_RUN_DOC = """
+
+    ``dry_run=True``: nothing is built and no weight memory is allocated; the ``EditResult``'s
+    ``.model`` is ``None`` and its ``.report`` is exactly what the edit would report (or the same
+    ``EditError`` is raised).
+    """
 
 
 def _arguments(bound):
@@ -126,6 +133,9 @@ class Edit:
 
     kind: str
     args: dict
+    # (model, Plan) of the last dry run: the real edit on the same model reuses that plan, so
+    # what a preview showed is what Apply does (a replace_all factory is not asked twice).
+    _planned: tuple = field(default=None, repr=False, compare=False)
 
     @property
     def record(self):
@@ -145,7 +155,12 @@ class Edit:
         ``.cause``."""
         try:
             kind = self.record
-            result = rebuild(model, kind.plan(model, self.args), dry_run=dry_run)
+            if self._planned is not None and self._planned[0] is model:
+                plan = self._planned[1]
+            else:
+                plan = kind.plan(model, self.args)
+            self._planned = (model, plan) if dry_run else None
+            result = rebuild(model, plan, dry_run=dry_run)
         except EditError as err:
             raise surfaced(err)
         except Exception as exc:  # noqa: BLE001 - nothing but EditError leaves an edit
@@ -191,7 +206,6 @@ def editor_method(kind_name):
     params = [p for p in sig.parameters.values()]
     params[0] = params[0].replace(name="self")
 
-    @functools.wraps(public)
     def method(self, *args, dry_run=False, **kwargs):
         try:
             bound = inspect.signature(kind.planner).bind(None, *args, **kwargs)
@@ -202,6 +216,9 @@ def editor_method(kind_name):
             return self.history.preview(edit)
         return self._apply(edit)
 
+    method.__name__ = method.__qualname__ = kind.name
+    method.__doc__ = (f":func:`keras_widget.{kind.name}` on the current model; returns the "
+                      f"report. ``dry_run=True``: the report it would give, nothing applied.")
     method.__signature__ = sig.replace(parameters=params)
     return method
 
