@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import keras
 
+from .signature import constructor_params
+
 REQUIRED = inspect.Parameter.empty
 
 # Names Keras's own getters accept (``keras.activations.get("gelu")``...); a test checks each.
@@ -159,11 +161,9 @@ def arguments(cls):
     ``**kwargs`` left out), in signature order."""
     docs = docstring_args(cls)
     out = []
-    for name, p in inspect.signature(cls.__init__).parameters.items():
-        if name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
-            continue
+    for name, default in constructor_params(cls):
         doc = docs.get(name, "")
-        choices = _choices(name, p.default, doc)
-        kind = "choice" if choices else _kind(p.default, doc)
-        out.append(Argument(name, p.default, kind, choices or [], doc))
+        choices = _choices(name, default, doc)
+        kind = "choice" if choices else _kind(default, doc)
+        out.append(Argument(name, default, kind, choices or [], doc))
     return out

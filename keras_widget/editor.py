@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from .clone import first_line
-from .edits import Edit
+from .edits import Edit, editor_method
 from .errors import EditError
 from .forms import LayerForm, parse_value, value_text
 from .graph import is_keras_class, iter_layers, to_networkx
@@ -580,48 +580,18 @@ class ModelEditor(widgets.VBox):
                    f"to {path}.")
         return path
 
-    def replace_layer(self, target, new_layer, weights="auto"):
-        """:func:`keras_widget.replace_layer` on the current model; returns the report."""
-        return self._apply(Edit("replace_layer", dict(target=target, new_layer=new_layer,
-                                                      weights=weights)))
-
-    def insert_layer(self, layer, after=None, before=None):
-        """:func:`keras_widget.insert_layer` on the current model; returns the report."""
-        return self._apply(Edit("insert_layer", dict(layer=layer, after=after, before=before)))
-
-    def delete_layer(self, target):
-        """:func:`keras_widget.delete_layer` on the current model; returns the report."""
-        return self._apply(Edit("delete_layer", dict(target=target)))
-
-    def edit_layer(self, target, weights="auto", **config):
-        """:func:`keras_widget.edit_layer` on the current model; returns the report."""
-        return self._apply(Edit("edit_layer", dict(target=target, weights=weights, **config)))
-
-    def rename_layer(self, target, new_name):
-        """:func:`keras_widget.rename_layer` on the current model; returns the report."""
-        return self._apply(Edit("rename_layer", dict(target=target, new_name=new_name)))
-
-    def set_input_shape(self, shape, input=None, batch_size=None, weights="auto"):
-        """:func:`keras_widget.set_input_shape` on the current model; returns the report."""
-        return self._apply(Edit("set_input_shape", dict(shape=shape, input=input,
-                                                        batch_size=batch_size, weights=weights)))
-
-    def replace_all(self, match, factory, weights="auto"):
-        """:func:`keras_widget.replace_all` on the current model; returns the report."""
-        return self._apply(Edit("replace_all", dict(match=match, factory=factory,
-                                                    weights=weights)))
-
-    def add_output(self, target):
-        """:func:`keras_widget.add_output` on the current model; returns the report."""
-        return self._apply(Edit("add_output", dict(target=target)))
-
-    def remove_output(self, output):
-        """:func:`keras_widget.remove_output` on the current model; returns the report."""
-        return self._apply(Edit("remove_output", dict(output=output)))
-
-    def inline_model(self, nested):
-        """:func:`keras_widget.inline_model` on the current model; returns the report."""
-        return self._apply(Edit("inline_model", dict(nested=nested)))
+    # One method per edit kind, derived from its record: the public function's arguments without
+    # the model, plus dry_run=True (the report the edit would give, nothing applied).
+    replace_layer = editor_method("replace_layer")
+    insert_layer = editor_method("insert_layer")
+    delete_layer = editor_method("delete_layer")
+    edit_layer = editor_method("edit_layer")
+    rename_layer = editor_method("rename_layer")
+    set_input_shape = editor_method("set_input_shape")
+    replace_all = editor_method("replace_all")
+    add_output = editor_method("add_output")
+    remove_output = editor_method("remove_output")
+    inline_model = editor_method("inline_model")
 
     # -- history -----------------------------------------------------------------------------
 

@@ -17,9 +17,9 @@ import ipywidgets as widgets
 import keras
 
 from .arguments import REQUIRED, Argument, arguments
-from .clone import first_line
-from .errors import EditError
+from .errors import EditError, first_line
 from .graph import category_of_class
+from .signature import constructor_params
 
 # Required arguments that take objects (a layer, a cell, a function), which a text field cannot.
 _OBJECT_ARGS = {"layer", "cell", "cells", "module", "call_fn", "function", "filepath", "layers"}
@@ -28,14 +28,6 @@ _CATEGORY_ORDER = ["convolution", "dense", "normalization", "activation", "pooli
                    "reshape", "recurrent", "attention", "regularization", "preprocessing", "other",
                    "custom"]
 _BAREWORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-
-
-def constructor_params(cls):
-    """``[(name, default)]`` of ``cls.__init__`` (``inspect.Parameter.empty`` when required),
-    without ``self`` and ``*args``/``**kwargs``."""
-    params = inspect.signature(cls.__init__).parameters
-    return [(k, p.default) for k, p in params.items()
-            if k != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
 
 
 def _formable(cls):

@@ -1,4 +1,6 @@
-"""The edits made in an editor: undo, redo, reset, replay on another model, and as Python code."""
+"""The edits made in an editor: undo, redo, reset, replay on another model, preview (a dry run),
+and the edits as Python code (each edit's record says how its call is written; this module writes
+the values). Nothing here imports ipywidgets."""
 from __future__ import annotations
 
 import inspect
@@ -6,8 +8,8 @@ import inspect
 import keras
 import numpy as np
 
-from .forms import constructor_params
 from .graph import is_keras_class
+from .signature import constructor_params
 
 
 class History:
@@ -54,6 +56,11 @@ class History:
         self._undone.clear()
         return result
 
+    def preview(self, edit):
+        """The :class:`EditReport` ``edit`` would give on the current model (a dry run: nothing
+        is built or recorded). Raises the ``EditError`` the edit would raise."""
+        return edit.preview(self.model)
+
     def undo(self):
         """Step back one edit; ``False`` if there is none."""
         if not self._done:
@@ -95,26 +102,12 @@ class Unwritable(Exception):
     """A value that Python code cannot restate: a Python function, a ``Lambda`` layer."""
 
 
-_FIRST = {"replace_layer": "target", "delete_layer": "target", "edit_layer": "target",
-          "rename_layer": "target", "add_output": "target", "remove_output": "output",
-          "inline_model": "nested", "set_input_shape": "shape", "insert_layer": "layer",
-          "replace_all": "match"}
-_DEFAULTS = {"weights": "auto", "input": None, "batch_size": None, "after": None, "before": None}
-
-
 def edit_code(edit, name="model"):
     """Code for one edit: ``model = kw.<kind>(model, ...).model``. An edit made with Python
     functions or ``Lambda`` layers cannot be restated: it becomes a comment that says so."""
-    args = dict(edit.args)
     try:
-        parts = []
-        if _FIRST.get(edit.kind) in args:
-            parts.append(value_code(args.pop(_FIRST[edit.kind])))
-        for key, value in args.items():
-            if key in _DEFAULTS and isinstance(value, (str, type(None))) and \
-                    value == _DEFAULTS[key]:
-                continue
-            parts.append(f"{key}={value_code(value)}")
+        parts = [value_code(value) if key is None else f"{key}={value_code(value)}"
+                 for key, value in edit.record.code_arguments(edit.args)]
     except Unwritable as why:
         return (f"# Here you made a {edit.kind} edit with Python objects that code cannot "
                 f"restate ({why}).\n# Make it again yourself at this point; the lines below "

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from .clone import first_line
-from .errors import EditError
+from .errors import EditError, first_line
 from .report import saving_notes
 
 
