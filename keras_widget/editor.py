@@ -115,6 +115,7 @@ class ModelEditor(widgets.VBox):
                                         if not is_keras_class(type(layer))
                                         and not isinstance(layer, keras.Model)]
         self.form = LayerForm(list(dict.fromkeys(customs)), name_for=self._fresh_name)
+        self.form.on_change = lambda: self._update_preview()
         self.view = GraphView(on_click=self._clicked, height=height)
         self.selected = None  # node id
 
@@ -122,11 +123,14 @@ class ModelEditor(widgets.VBox):
         self.details = widgets.HTML("<i>Click a layer in the graph.</i>")
         self.action = widgets.ToggleButtons(options=ACTIONS, value="replace",
                                             style={"button_width": "auto"})
-        self.new_name = widgets.Text(description="new name", style={"description_width": "80px"})
+        self.new_name = widgets.Text(description="new name", continuous_update=False,
+                                     style={"description_width": "80px"})
         self.input_shape = widgets.Text(description="shape", placeholder="(224, 224, 3)",
+                                        continuous_update=False,
                                         tooltip="The input's shape without the batch axis",
                                         style={"description_width": "80px"})
         self.batch_size = widgets.Text(description="batch size", placeholder="free",
+                                       continuous_update=False,
                                        tooltip="Empty: any batch size; a number fixes it "
                                                "(a stateful RNN needs it)",
                                        style={"description_width": "80px"})
@@ -138,6 +142,7 @@ class ModelEditor(widgets.VBox):
         self.apply_button = widgets.Button(description="Apply", button_style="primary",
                                            icon="check", disabled=True)
         self.status = widgets.HTML()
+        self.preview = widgets.HTML()  # what Apply would do, from a dry run
         small = widgets.Layout(width="auto")
         self.undo_button = widgets.Button(description="Undo", icon="undo", disabled=True,
                                           layout=small)
@@ -171,6 +176,8 @@ class ModelEditor(widgets.VBox):
 
         self._quiet_action = False  # while the offered actions are being replaced
         self.action.observe(lambda _: self._quiet_action or self._show_action(), names="value")
+        for w in (self.new_name, self.input_shape, self.batch_size, self.weights):
+            w.observe(lambda _: self._update_preview(), names="value")
         # An error is about what was asked; once the question changes, it goes.
         for w in (self.action, self.form.picker):
             w.observe(lambda _: self._clear_error(), names="value")
@@ -191,7 +198,7 @@ class ModelEditor(widgets.VBox):
 
         self.action_box = widgets.VBox()
         panel_items = [self.title, self.details, widgets.HTML("<hr style='margin:4px 0'>"),
-                       self.action, self.why_not, self.action_box,
+                       self.action, self.why_not, self.action_box, self.preview,
                        widgets.HBox([self.apply_button]),
                        self.status]
         for w in panel_items + list(self.form.widget.children):
@@ -433,6 +440,35 @@ class ModelEditor(widgets.VBox):
         if tuple(children) != tuple(self.action_box.children):
             self.action_box.children = children
         self.apply_button.disabled = self.selected is None
+        self._update_preview()
+
+    def _update_preview(self):
+        """Show what Apply would do, from the engine's dry run (nothing is built): the config
+        and model shape changes, what would be added, removed or re-created and why; or the
+        refusal, before Apply. A field that does not parse says so under itself."""
+        text, refused = "", False
+        if self.selected is not None and self.selected in self._graph:
+            data = self._graph.nodes[self.selected]
+            try:
+                edit = self._panel_edit(data, self.action.value, quiet=True)
+                if edit is not None:
+                    text = str(self.history.preview(edit))
+            except EditError as err:
+                text, refused = str(err), True
+            except Exception as exc:  # noqa: BLE001 - a preview never raises
+                text, refused = f"{type(exc).__name__}: {first_line(exc)}", True
+        if not text:
+            value = ""
+        elif refused:
+            value = (f"<div class='kw-preview kw-preview-refused' style='border-left:4px solid "
+                     f"#fc9272;padding-left:6px'><b style='font-size:12px'>Apply would be "
+                     f"refused:</b>{_pre(text, '#a50f15')}</div>")
+        else:
+            value = (f"<div class='kw-preview' style='border-left:4px solid #9ecae1;"
+                     f"padding-left:6px'><b style='font-size:12px'>Apply would give:</b>"
+                     f"{_pre(text, '#08306b')}</div>")
+        if self.preview.value != value:
+            self.preview.value = value
 
     def _action_text(self, action):
         """What Apply will do, for the actions that take no fields."""
@@ -467,10 +503,14 @@ class ModelEditor(widgets.VBox):
             self._error(f"{type(exc).__name__}: {first_line(exc)}")
         return None
 
-    def _panel_edit(self, data, action):
+    def _panel_edit(self, data, action, quiet=False):
         """The :class:`Edit` the panel describes for the selected node, or ``None`` when it
-        would change nothing. Raises ``EditError`` for a field that does not parse."""
+        would change nothing (or, ``quiet``, when a form has nothing picked or a required field
+        empty yet). Raises ``EditError`` for a field that does not parse."""
         path, weights = data["path"], self.weights.value
+        if quiet and action in ("replace", "edit config", "replace all", "insert after",
+                                "insert before") and not self.form.complete():
+            return None
         if action == "delete":
             return Edit("delete_layer", dict(target=path))
         if action == "rename":

@@ -145,6 +145,8 @@ class LayerForm:
         self._hint = widgets.HTML()
         self._field_error = widgets.HTML()
         self._quiet = False  # while the list's options are being replaced
+        self._filling = False  # while fields are being filled (not a person typing)
+        self.on_change = None  # called with no argument when a field or the pick changes
         self.search.observe(lambda change: self._refresh_options(), names="value")
         self.picker.observe(self._picked, names="value")
         self._show(None)
@@ -177,6 +179,11 @@ class LayerForm:
     def _picked(self, change):
         if not self._quiet:
             self._show(change["new"])
+            self._changed(None)
+
+    def _changed(self, _change):
+        if not self._filling and self.on_change is not None:
+            self.on_change()
 
     def _choose(self, name):
         if name is not None and name not in [v for _, v in self.picker.options]:
@@ -257,6 +264,13 @@ class LayerForm:
                 config = self.target.get_config()
             except Exception:  # noqa: BLE001 - no config: the class defaults then
                 config = {}
+        self._filling = True
+        try:
+            self._fill(cls, config)
+        finally:
+            self._filling = False
+
+    def _fill(self, cls, config):
         args = arguments(cls)
         if "name" not in [a.name for a in args]:
             args.append(Argument("name", None, "text"))
@@ -308,9 +322,12 @@ class LayerForm:
         pool = self._pool.setdefault(kind, [])
         k = used[kind] = used.get(kind, -1) + 1
         while len(pool) <= k:
-            extra = {"indent": False} if kind is widgets.Checkbox else {}
-            pool.append(kind(style={"description_width": "150px"},
-                             layout=widgets.Layout(width="98%"), **extra))
+            extra = ({"indent": False} if kind is widgets.Checkbox else
+                     {"continuous_update": False} if kind is widgets.Text else {})
+            box = kind(style={"description_width": "150px"},
+                       layout=widgets.Layout(width="98%"), **extra)
+            box.observe(self._changed, names="value")
+            pool.append(box)
         return pool[k]
 
     def set(self, **values):
@@ -354,6 +371,11 @@ class LayerForm:
         if problem:
             raise EditError(problem)
         return value
+
+    def complete(self):
+        """Whether a class is picked and every required field has a value."""
+        return self.picker.value is not None and all(
+            f.widget.value != "" for f in self.fields.values() if f.default is REQUIRED)
 
     def values(self):
         """``(class, kwargs)`` from the form. A field left as it was prefilled gives the exact

@@ -457,3 +457,36 @@ def test_details_show_each_weight_with_its_statistics_and_the_nested_path():
     assert "<summary>weights (4)</summary>" in details
     assert "gamma</td><td style='padding:0'><code>(4,)  mean 1  std 0</code>" in details
     assert "moving_variance ❄</td><td style='padding:0'><code>(4,)  mean 4  std 0</code>" in details
+
+
+def _pre_text(value):
+    """The text of the first <pre> in a panel part."""
+    import html
+    import re
+
+    return html.unescape(re.search(r"<pre[^>]*>(.*?)</pre>", value, re.S).group(1))
+
+
+def test_the_preview_is_what_apply_then_reports():
+    ed = kw.ModelEditor(mlp())
+    ed.select("d2")
+    assert ed.preview.value == ""  # nothing typed, nothing to preview
+    ed.form.set(units="128")
+    assert "Apply would give:" in ed.preview.value
+    preview = _pre_text(ed.preview.value)
+    assert "config of d2: units 64 -> 128" in preview
+    assert "head: kernel (128, 10) is new" in preview
+    report = ed.apply()
+    assert preview == str(report) == _pre_text(ed.status.value)
+    # A refusal shows before Apply, and Apply then refuses with the same sentence.
+    ed.action.value = "insert after"
+    ed.select("d1")
+    assert ed.preview.value == ""  # no class picked yet
+    ed.form.pick("Reshape")
+    ed.form.set(target_shape="(7, 7)")
+    assert "Apply would be refused:" in ed.preview.value
+    refused = _pre_text(ed.preview.value)
+    assert "(7, 7)" in refused
+    assert ed.apply() is None
+    assert _pre_text(ed.status.value) == refused
+    assert len(ed.history) == 1
