@@ -169,6 +169,11 @@ class ModelEditor(widgets.VBox):
                                              tooltip="Zoom in (or Ctrl/Cmd + wheel)")
         self.zoom_out_button = widgets.Button(icon="search-minus", layout=small,
                                               tooltip="Zoom out (or Ctrl/Cmd + wheel)")
+        self.history_list = widgets.Dropdown(options=[("0 · original model", 0)], value=0,
+                                             tooltip="Every edit; pick one to go back to it",
+                                             layout=widgets.Layout(width="230px"))
+        self._quiet_history = False
+        self.history_list.observe(self._history_picked, names="value")
         self.find = widgets.Combobox(placeholder="go to layer…", ensure_option=False,
                                      continuous_update=False,
                                      layout=widgets.Layout(width="220px"))
@@ -211,7 +216,8 @@ class ModelEditor(widgets.VBox):
         self.view.widget.layout.width = "auto"
         self.view.widget.layout.flex = "3 1 440px"
         self.view.widget.layout.min_width = "320px"
-        buttons = [self.undo_button, self.redo_button, self.reset_button, self.code_button,
+        buttons = [self.undo_button, self.redo_button, self.reset_button, self.history_list,
+                   self.code_button,
                    self.save_button, self.svg_button, self.fit_button, self.actual_button,
                    self.zoom_in_button, self.zoom_out_button, self.expand_button,
                    self.collapse_button, self.find]
@@ -230,6 +236,7 @@ class ModelEditor(widgets.VBox):
                         (self.undo_button, "kw-undo"), (self.redo_button, "kw-redo"),
                         (self.reset_button, "kw-reset"), (self.code_button, "kw-code"),
                         (self.save_button, "kw-save"), (self.svg_button, "kw-svg"),
+                        (self.history_list, "kw-history"),
                         (self.fit_button, "kw-fit"), (self.actual_button, "kw-actual"),
                         (self.find, "kw-find"), (self.view.widget, "kw-graph"),
                         (self.expand_button, "kw-expand-all"),
@@ -648,10 +655,24 @@ class ModelEditor(widgets.VBox):
         return done
 
     def reset(self):
-        """Back to the original model; the history is cleared."""
-        self.history.reset()
+        """Back to the original model, as a step in the history: :meth:`undo` takes it back.
+        Returns ``False`` when the model already is the original."""
+        done = self.history.reset()
         self.weights.value = "auto"
         self._refresh()
+        if done:
+            self._note("Back to the original model. Undo takes you back to where you were.")
+        return done
+
+    def go_to(self, step):
+        """Back (or forward) to a step of the history list: 0 is the original model, ``k`` the
+        model after the k-th edit (:meth:`History.steps`). What a pick in the history list
+        does. Raises ``EditError`` for a step that does not exist."""
+        try:
+            self.history.go_to(step)
+        except IndexError as exc:
+            raise EditError(str(exc)) from None
+        self._refresh(self.history.last.report if self.history.last else None)
 
     def to_code(self, name="model"):
         """The edits made so far as Python code using the public API."""
@@ -698,7 +719,18 @@ class ModelEditor(widgets.VBox):
             self.status.value = ""
         self.undo_button.disabled = len(self.history) == 0
         self.redo_button.disabled = not self.history.can_redo
-        self.reset_button.disabled = len(self.history) == 0
+        self.reset_button.disabled = self.model is self.original
+        steps = self.history.steps()
+        options = [(f"{k} · {text}", k) for k, text in steps]
+        with self.history_list.hold_sync():
+            self._quiet_history = True
+            try:
+                if list(self.history_list.options) != options:
+                    self.history_list.options = options
+                self.history_list.value = len(self.history)
+            finally:
+                self._quiet_history = False
+        self.history_list.disabled = len(steps) == 1
         self._show_action()
 
     def _error(self, message, layer=None):
@@ -714,6 +746,11 @@ class ModelEditor(widgets.VBox):
     def _clear_error(self):
         if "kw-error" in self.status.value:
             self.status.value = ""
+
+    def _history_picked(self, change):
+        if not self._quiet_history and change["new"] is not None \
+                and change["new"] != len(self.history):
+            self.go_to(change["new"])
 
     @staticmethod
     def _quietly(step):

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from .graph import is_keras_class
+from .report import EditReport, EditResult
 from .signature import constructor_params
 
 
@@ -76,15 +77,46 @@ class History:
         return True
 
     def reset(self):
-        """Back to the original model; the log is cleared."""
-        self._done.clear()
+        """Back to the original model, as a step of its own (:data:`RESET`): undo takes it
+        back. ``False`` (and nothing recorded) when the current model is the original."""
+        if self.model is self.original:
+            return False
+        self._done.append(EditResult(self.original, EditReport(notes=[
+            "Back to the model the editor was opened on; Undo takes you back."]), RESET))
         self._undone.clear()
+        return True
+
+    def go_to(self, step):
+        """Undo or redo until ``step`` edits are applied (0: the original model, as it was
+        opened); ``step`` counts the applied edits and the undone ones after them, as
+        :meth:`steps` lists them. Raises ``IndexError`` outside that range."""
+        if not 0 <= step <= len(self._done) + len(self._undone):
+            raise IndexError(f"There is no step {step}: the history has "
+                             f"{len(self._done) + len(self._undone)}.")
+        while len(self._done) > step:
+            self.undo()
+        while len(self._done) < step:
+            self.redo()
+
+    def steps(self):
+        """``[(step, text)]``: 0 and the original model, then every applied edit, then the
+        undone ones (which redo would apply again), each as its call (``edit_layer('d2',
+        units=128)``)."""
+        out = [(0, "original model")]
+        for k, result in enumerate(self._done + self._undone[::-1], start=1):
+            undone = " (undone)" if k > len(self._done) else ""
+            out.append((k, describe(result.edit) + undone))
+        return out
 
     def replay(self, model):
         """Apply the same edits, in order, to another model; returns the last ``EditResult``
-        (or ``None`` for an empty history). Raises ``EditError`` where an edit does not fit."""
-        result = None
+        (or ``None`` for an empty history). A reset goes back to ``model``. Raises
+        ``EditError`` where an edit does not fit."""
+        start, result = model, None
         for edit in self.edits:
+            if edit is RESET:
+                model, result = start, EditResult(start, EditReport(), RESET)
+                continue
             result = edit.apply(model)
             model = result.model
         return result
@@ -93,9 +125,36 @@ class History:
         """Python code that makes the same edits with the public API, starting from ``name``."""
         lines = ["import keras", "import keras_widget as kw", "",
                  f"# {name}: the model the editor was opened on"]
+        if RESET in self.edits:
+            lines.append(f"original = {name}")
         for edit in self.edits:
-            lines.append(edit_code(edit, name))
+            lines.append(f"{name} = original  # Reset" if edit is RESET else edit_code(edit, name))
         return "\n".join(lines) + "\n"
+
+
+class _Reset:
+    """The step a reset records in the history: back to the original model."""
+
+    kind = "reset"
+    args = {}
+
+    def __repr__(self):
+        return "RESET"
+
+
+RESET = _Reset()
+
+
+def describe(edit):
+    """One line for an edit in the history list: its call without the model,
+    ``edit_layer('d2', units=128)``."""
+    if edit is RESET:
+        return "reset to the original model"
+    code = edit_code(edit, "model")
+    if code.startswith("#"):  # made with Python objects that code cannot restate
+        return f"{edit.kind}(…)"
+    return code.split("\n")[0].removeprefix("model = kw.").removesuffix(".model").replace(
+        "(model, ", "(", 1)
 
 
 class Unwritable(Exception):

@@ -175,10 +175,43 @@ def test_undo_redo_reset_and_code_that_replays_the_edits():
     assert ed.model.get_layer("d2").units == 128
     assert ed.redo() and "drop" in [l.name for l in ed.model.layers]
     assert not ed.redo()
-    ed.reset()
-    assert ed.model is model and len(ed.history) == 0
-    assert ed.undo_button.disabled and ed.reset_button.disabled
+    assert ed.reset()  # a step of its own: Undo takes it back
+    assert ed.model is model and len(ed.history) == 3
+    assert ed.reset_button.disabled and not ed.undo_button.disabled
+    assert "Undo takes you back" in ed.status.value
     assert list(node_widgets(ed)) == ["pixels", "d1", "d2", "head"]
+    assert not ed.reset()
+    assert ed.undo() and "drop" in [l.name for l in ed.model.layers]
+    assert ed.redo() and ed.model is model
+    code = ed.history.to_code()
+    assert "original = model" in code and "model = original  # Reset" in code
+    scope = {"model": model}
+    exec(code, scope)
+    assert scope["model"] is model
+
+
+def test_the_history_list_goes_back_to_any_step():
+    model = mlp()
+    ed = kw.ModelEditor(model)
+    assert ed.history_list.disabled
+    ed.edit_layer("d2", units=32)
+    ed.rename_layer("d1", "first")
+    ed.delete_layer("d2")
+    labels = [label for label, _ in ed.history_list.options]
+    assert labels == ["0 · original model", "1 · edit_layer('d2', units=32)",
+                      "2 · rename_layer('d1', new_name='first')", "3 · delete_layer('d2')"]
+    assert ed.history_list.value == 3
+    ed.history_list.value = 1  # a pick in the list
+    assert ed.model.get_layer("d2").units == 32 and "d1" in [l.name for l in ed.model.layers]
+    labels = [label for label, _ in ed.history_list.options]
+    assert labels[2:] == ["2 · rename_layer('d1', new_name='first') (undone)",
+                          "3 · delete_layer('d2') (undone)"]
+    ed.go_to(3)
+    assert "d2" not in [l.name for l in ed.model.layers]
+    ed.go_to(0)
+    assert ed.model is model
+    with pytest.raises(kw.EditError, match="There is no step 4"):
+        ed.go_to(4)
 
 
 def test_edit_methods_raise_and_the_model_stays():
