@@ -218,12 +218,18 @@ class Hierarchy:
                     groups.append(body + [nxt])
                 else:
                     groups.append(body)
-        # An exit taken into its region is not a group of its own as well.
+        # An exit taken into its region is not a group of its own as well; an input is never
+        # inside a block (it is where the model starts).
         out, seen = [], set()
         for group in groups:
             if len(group) == 1 and group[0] in seen:
                 continue
-            out.append(group)
+            inputs = [n for n in group if n not in self.blocks
+                      and self.graph.nodes[n]["kind"] == "input"]
+            out.extend([n] for n in inputs)
+            rest = [n for n in group if n not in inputs]
+            if rest:
+                out.append(rest)
             seen.update(group)
         return [sorted(gr, key=self._order.__getitem__) for gr in out]
 

@@ -142,6 +142,7 @@ class LayerForm:
         # leave hundreds of widgets open in the kernel and the browser); the hint and the
         # message about a bad value are one widget each.
         self._pool = {}  # widget class -> [widget, ...]
+        self._field_styles = {}  # widget class -> (its style, its layout), shared by the pool
         self._hint = widgets.HTML()
         self._field_error = widgets.HTML()
         self._quiet = False  # while the list's options are being replaced
@@ -322,10 +323,15 @@ class LayerForm:
         pool = self._pool.setdefault(kind, [])
         k = used[kind] = used.get(kind, -1) + 1
         while len(pool) <= k:
+            # One layout and one style per kind of field: a widget each would triple the
+            # messages of the first click.
+            if kind not in self._field_styles:
+                self._field_styles[kind] = (
+                    kind.style.klass(description_width="150px"), widgets.Layout(width="98%"))
+            style, layout = self._field_styles[kind]
             extra = ({"indent": False} if kind is widgets.Checkbox else
                      {"continuous_update": False} if kind is widgets.Text else {})
-            box = kind(style={"description_width": "150px"},
-                       layout=widgets.Layout(width="98%"), **extra)
+            box = kind(style=style, layout=layout, **extra)
             box.observe(self._changed, names="value")
             pool.append(box)
         return pool[k]

@@ -39,6 +39,9 @@ COLORS = {
 LAYOUT = {"name": "dagre", "rankDir": "TB", "nodeSep": 24, "rankSep": 36, "padding": 12,
           "animate": False, "fit": False}
 
+# A graph of at most this many nodes opens with its blocks open (nested models stay closed).
+SMALL = 40
+
 # Marks the editor puts on nodes (cytoscape classes).
 MARKS = ("selected-layer", "added", "reinitialized", "error")
 
@@ -237,7 +240,9 @@ class Viewport(anywidget.AnyWidget):
     """
 
     _esm = pathlib.Path(__file__).parent / "static" / "viewport.js"
-    layout = traitlets.Dict(LAYOUT).tag(sync=True)
+    # Not "layout": that name is the DOM layout widget of every widget (a dict there breaks the
+    # front end: "Cannot read properties of undefined (reading 'then')").
+    graph_layout = traitlets.Dict(LAYOUT).tag(sync=True)
 
     def __init__(self, everything=None, **kwargs):
         super().__init__(**kwargs)
@@ -291,9 +296,12 @@ class GraphView:
         Only the elements that differ from what is shown are sent."""
         from .blocks import Hierarchy
 
+        first = self.graph is None
         self.graph = graph
         self.hierarchy = Hierarchy(graph)
         self.expanded = {b for b in self.expanded if b in self.hierarchy.blocks}
+        if first and len(graph) <= SMALL:  # a small model opens with its blocks open
+            self.expanded = {b for b, block in self.hierarchy.blocks.items() if not block.model}
         self.marks = {k: set(v) for k, v in (marks or {}).items() if k in graph}
         self._sync()
 
@@ -399,12 +407,12 @@ class GraphView:
     def fit(self):
         """Zoom out to show the whole graph (it stays fitted after redraws until
         :meth:`actual_size`)."""
-        self.viewport.layout = {**LAYOUT, "fit": True}
+        self.viewport.graph_layout = {**LAYOUT, "fit": True}
         self.viewport.send({"fit": True})
 
     def actual_size(self):
         """Back to zoom 1 at the top of the graph."""
-        self.viewport.layout = dict(LAYOUT)
+        self.viewport.graph_layout = dict(LAYOUT)
         self.viewport.send({"top": True})
 
     def zoom(self, factor):

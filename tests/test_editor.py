@@ -280,11 +280,11 @@ def test_toolbar_fit_actual_size_and_go_to_layer():
     ed = kw.ModelEditor(mlp())
     sent = []
     ed.view.viewport.send = sent.append
-    assert ed.view.viewport.layout["fit"] is False
+    assert ed.view.viewport.graph_layout["fit"] is False
     ed.fit_button.click()
-    assert ed.view.viewport.layout["fit"] is True and sent == [{"fit": True}]
+    assert ed.view.viewport.graph_layout["fit"] is True and sent == [{"fit": True}]
     ed.actual_button.click()
-    assert ed.view.viewport.layout["fit"] is False and sent[-1] == {"top": True}
+    assert ed.view.viewport.graph_layout["fit"] is False and sent[-1] == {"top": True}
     ed.zoom_in_button.click()
     ed.zoom_out_button.click()
     assert sent[-2:] == [{"zoom": 1.25}, {"zoom": 0.8}]

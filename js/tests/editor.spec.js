@@ -7,6 +7,25 @@ const path = require('path');
 const token = process.env.JUPYTER_TOKEN || '';
 const shots = path.join(__dirname, '..', '..', 'artifacts', 'e2e');
 
+// Every test fails on a red line in the browser console (a widget error, "No such comm", a
+// front-end exception).
+test.beforeEach(async ({ page }, testInfo) => {
+  const errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const where = msg.location();
+    errors.push(`${msg.text()} (${where.url.split('/').pop()}:${where.lineNumber})`);
+  });
+  page.on('pageerror', (err) => errors.push(`${err} ${err.stack || ''}`));
+  testInfo.consoleErrors = errors;
+});
+
+test.afterEach(async ({ page }, testInfo) => {
+  const ignore = [/favicon/, /Failed to load resource.*404/, /api\/translations/];
+  const errors = testInfo.consoleErrors.filter((e) => !ignore.some((re) => re.test(e)));
+  expect(errors, 'red lines in the browser console').toEqual([]);
+});
+
 async function openAndRun(page, notebook) {
   // A workspace of its own, so that no tab of another test is open behind this one.
   const workspace = notebook.replace('.ipynb', '');
@@ -64,9 +83,11 @@ async function clickNode(page, id) {
     if (node.empty()) return null;
     const p = node.renderedPosition();
     const box = el.getBoundingClientRect();
-    return { x: box.left + p.x, y: box.top + p.y };
+    const inside = p.x >= 0 && p.y >= 0 && p.x <= box.width && p.y <= box.height;
+    return { x: box.left + p.x, y: box.top + p.y, inside };
   }, id);
   expect(point, `node ${id} is drawn`).not.toBeNull();
+  expect(point.inside, `node ${id} is inside the visible canvas`).toBe(true);
   await page.mouse.click(point.x, point.y);
 }
 
@@ -154,6 +175,12 @@ test('edit a layer inside a nested model that is called twice', async ({ page })
   await openAndRun(page, 'nested.ipynb');
   const summary = page.locator('.kw-summary').first();
   await expect(summary).toContainText('enc (Functional)');
+  // Nested models open closed, as one box each; Expand all opens them in place.
+  expect(await nodeIds(page)).not.toContain('enc/hidden#0');
+  await page.locator('.kw-expand-all button, button.kw-expand-all').first().click();
+  await expect.poll(() => nodeIds(page)).toContain('enc/hidden#1');
+  await expect.poll(() => edgesGoingUpOrFlat(page), { timeout: 30_000 }).toBe(0);
+  await page.waitForTimeout(300);
   const ids = await nodeIds(page);
   for (const id of ['enc#0', 'enc#1', 'enc/hidden#0', 'enc/hidden#1', 'diff', 'score']) {
     expect(ids).toContain(id);
@@ -187,17 +214,82 @@ test('go to a layer far down a big graph', async ({ page }) => {
   const graph = page.locator('.kw-graph').first();
   const inView = (id) => page.evaluate((nodeId) => {
     const el = document.querySelector('.kw-graph');
-    const p = el._cyreg.cy.getElementById(nodeId).renderedPosition();
+    const node = el._cyreg.cy.getElementById(nodeId);
+    if (node.empty()) return null;
+    const p = node.renderedPosition();
     return p.x >= 0 && p.y >= 0 && p.x <= el.clientWidth && p.y <= el.clientHeight;
   }, id);
-  expect(await inView('block_11_add')).toBe(false);
+  // The layer sits in a closed block: not drawn until go-to-layer opens its block.
+  expect(await inView('block_11_add')).toBe(null);
+  expect(await nodeIds(page)).toContain('blk:block_11');
   await page.locator('.kw-find input').first().fill('block_11_add');
   await page.locator('.kw-find input').first().press('Enter');
   await expect(page.locator('.kw-title').first()).toContainText('block_11_add');
   await expect.poll(() => inView('block_11_add'), { timeout: 10_000 }).toBe(true);
   await graph.scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(shots, 'big-go-to-layer.png'), fullPage: false });
-  // And a click right there selects what is drawn there.
+  // The notebook scrolls by itself (as when a cell runs), and a click right after lands.
+  await page.evaluate(() => {
+    const scroller = document.querySelector('.jp-WindowedPanel-outer') ||
+      document.querySelector('.jp-Notebook');
+    scroller.scrollTop = scroller.scrollHeight;
+    scroller.scrollTop = 0;
+  });
   await clickNode(page, 'block_11_project');
   await expect(page.locator('.kw-title').first()).toContainText('block_11_project');
+});
+
+test('DenseNet201: open a block, click a layer in it, edit it, see it in its block', async ({ page }) => {
+  await openAndRun(page, 'densenet.ipynb');
+  const ids = await nodeIds(page);
+  expect(ids.length).toBeLessThanOrEqual(150);
+  expect(ids).toContain('blk:conv3_block2');
+  expect(ids).not.toContain('conv3_block2_1_conv');
+  await page.screenshot({ path: path.join(shots, 'densenet-1-opened.png'), fullPage: false });
+  // Pan to the block, as a person would drag the canvas.
+  await page.evaluate(() => {
+    const cy = document.querySelector('.kw-graph')._cyreg.cy;
+    cy.center(cy.getElementById('blk:conv3_block2'));
+  });
+  await clickNode(page, 'blk:conv3_block2');
+  await expect.poll(() => nodeIds(page)).toContain('conv3_block2_1_conv');
+  await page.waitForTimeout(600); // the layout settles
+  await clickNode(page, 'conv3_block2_1_conv');
+  await expect(page.locator('.kw-title').first()).toContainText('conv3_block2_1_conv');
+  await page.locator('.kw-action button', { hasText: 'rename' }).first().click();
+  await page.locator('.kw-new-name input').first().fill('conv3_block2_first');
+  await page.locator('.kw-apply button, button.kw-apply').first().click();
+  await expect(page.locator('.kw-status').first()).toContainText('conv3_block2_first');
+  await expect.poll(() => nodeIds(page), { timeout: 60_000 }).toContain('conv3_block2_first');
+  const parent = await page.evaluate(() => {
+    const cy = document.querySelector('.kw-graph')._cyreg.cy;
+    return cy.getElementById('conv3_block2_first').parent().id();
+  });
+  expect(parent).toBe('blk:conv3_block2');
+  await expect(page.locator('.kw-summary').first()).toContainText('conv3_block2_first');
+  await page.screenshot({ path: path.join(shots, 'densenet-2-renamed.png'), fullPage: false });
+});
+
+test('ResNet50: Applies in a row, the panel always matches the kernel', async ({ page }) => {
+  // 10 in CI (each Apply rebuilds ResNet50: a few seconds on 2 cores).
+  const rounds = Number(process.env.E2E_APPLIES || 10);
+  await openAndRun(page, 'resnet.ipynb');
+  let name = 'conv2_block1_1_conv';
+  await page.locator('.kw-find input').first().fill(name);
+  await page.locator('.kw-find input').first().press('Enter');
+  await expect(page.locator('.kw-title').first()).toContainText(name);
+  await page.locator('.kw-action button', { hasText: 'rename' }).first().click();
+  for (let k = 0; k < rounds; k++) {
+    const next = `c2b1_${k}`;
+    await page.locator('.kw-new-name input').first().fill(next);
+    await page.locator('.kw-apply button, button.kw-apply').first().click();
+    // The panel names the layer the edit went to, and the report and summary say the same.
+    await expect(page.locator('.kw-title').first()).toContainText(next, { timeout: 60_000 });
+    await expect(page.locator('.kw-status').first()).toContainText(next);
+    await expect(page.locator('.kw-summary').first()).toContainText(next);
+    await expect(page.locator('.kw-summary').first()).not.toContainText(`${name} (Conv2D)`);
+    await expect.poll(() => nodeIds(page)).toContain(next);
+    name = next;
+  }
+  await page.screenshot({ path: path.join(shots, 'resnet-applies.png'), fullPage: false });
 });

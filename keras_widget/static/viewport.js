@@ -33,13 +33,20 @@ function render({ model, el }) {
     cy.zoom(1);
     cy.pan({ x: Math.max(12, (w - bb.w) / 2) - bb.x1, y: 12 - bb.y1 });
   };
+  // After a new layout, a graph narrower than the canvas is kept inside it horizontally.
+  const keepInView = () => {
+    const bb = cy.elements().renderedBoundingBox();
+    const w = cy.width();
+    if (bb.w <= w && (bb.x1 < 0 || bb.x2 > w)) cy.panBy({ x: (w - bb.w) / 2 - bb.x1, y: 0 });
+  };
   const relayout = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       if (!cy || cy.destroyed() || cy.elements().empty()) return;
-      const layout = model.get("layout");
+      const layout = model.get("graph_layout");
       cy.layout(layout).run();
       if (!placed && !layout.fit) top();
+      else if (!layout.fit) keepInView();
       placed = true;
     }, 100);
   };

@@ -1,0 +1,117 @@
+"""Message and widget budgets in a real kernel (ipykernel through jupyter_client), counted as
+JupyterLab would receive them: every IOPub message a step sends (status, comm messages,
+outputs). JupyterLab's default limit is 1,000 messages a second over 3 seconds.
+
+Budgets (issue 6): open the editor ≤ 1,500 messages, one Apply ≤ 1,500, one click ≤ 60; repeated
+identical rounds of clicks and edits leave the number of live widgets unchanged.
+"""
+import os
+import pathlib
+import queue
+import uuid
+
+import pytest
+
+jupyter_client = pytest.importorskip("jupyter_client")
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KERAS_BACKEND": "tensorflow",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3", env=env)
+    try:
+        yield kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def _collect(kc, msg_id, timeout=600):
+    """IOPub messages caused by ``msg_id``, up to its ``idle``."""
+    out = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        out.append(msg)
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return out
+
+
+def run(kc, code):
+    """Run a cell; returns (its IOPub messages, its stdout)."""
+    msg_id = kc.execute(code)
+    msgs = _collect(kc, msg_id)
+    errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
+    assert not errors, errors[0]["traceback"][-1] if errors else ""
+    text = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
+    return msgs, text
+
+
+def value(kc, expr):
+    return run(kc, f"print(repr({expr}))")[1].strip()
+
+
+def click(kc, comm_id, node_id):
+    """What the browser sends when a node is clicked on the canvas."""
+    msg = kc.session.msg("comm_msg", {"comm_id": comm_id, "data": {
+        "method": "custom", "content": {"event": "click", "widget": "node",
+                                        "data": {"data": {"id": node_id}}}}})
+    kc.shell_channel.send(msg)
+    return _collect(kc, msg["header"]["msg_id"])
+
+
+def live_widgets(kc):
+    return int(value(kc, "len(ipywidgets.widgets.widget._instances)"))
+
+
+def open_editor(kc, name):
+    run(kc, "import ipywidgets, keras, keras_widget as kw\n"
+            f"m = keras.applications.{name}(weights=None)")
+    msgs, _ = run(kc, "ed = kw.ModelEditor(m)\ndisplay(ed)")
+    return len(msgs)
+
+
+def test_densenet201_open_click_apply_and_no_widget_growth(kernel):
+    kc = kernel
+    opened = open_editor(kc, "DenseNet201")
+    assert opened <= 1500, opened
+    comm_id = value(kc, "ed.cytoscape.comm.comm_id").strip("'")
+    targets = [f"conv{s}_block{b}_1_conv" for s, b in
+               [(2, 1), (2, 3), (3, 2), (3, 7), (4, 1), (4, 20), (4, 40), (5, 3), (5, 16),
+                (2, 6)]]
+    counts, widgets = [], []
+    for _ in range(3):
+        for t in targets * 2:  # 20 clicks
+            counts.append(len(click(kc, comm_id, t)))
+        assert value(kc, "ed.selected") == repr(targets[-1])
+        run(kc, "ed.action.value = 'rename'; ed.new_name.value = 'renamed_conv'")
+        applied, _ = run(kc, "r = ed.apply(); assert r is not None, ed.status.value")
+        counts.append(len(applied))
+        run(kc, "ed.select('renamed_conv'); ed.new_name.value = "
+                f"'{targets[-1]}'; r = ed.apply(); assert r is not None; "
+                "ed.action.value = 'replace'")
+        widgets.append(live_widgets(kc))
+    clicks = counts[:20]
+    assert max(clicks) <= 60, clicks
+    assert counts[20] <= 1500, counts[20]  # one Apply
+    # Rounds 2 and 3 leave exactly as many live widgets as round 1 did.
+    assert widgets[1] == widgets[2] == widgets[0], widgets
+    print(f"DenseNet201: open {opened}, click {max(clicks)}, apply {counts[20]}, "
+          f"widgets {widgets}")
+
+
+def test_nasnetlarge_open_and_apply(kernel):
+    kc = kernel
+    opened = open_editor(kc, "NASNetLarge")
+    assert opened <= 1500, opened
+    run(kc, "ed.select('normal_conv_1_5'); ed.action.value = 'rename'; "
+            "ed.new_name.value = 'conv_b'")
+    applied, _ = run(kc, "r = ed.apply(); assert r is not None, ed.status.value")
+    assert len(applied) <= 1500, len(applied)
+    assert value(kc, "'conv_b' in ed.view.shown") == "True"  # shown inside its open block
+    print(f"NASNetLarge: open {opened}, apply {len(applied)}")
