@@ -155,8 +155,11 @@ class ModelEditor(widgets.VBox):
         self.save_button = widgets.Button(description="Save", icon="save", layout=small,
                                           tooltip="Save the model to <name>.keras, load it "
                                                   "back and compare outputs")
-        self.svg_button = widgets.Button(description="SVG", icon="download", layout=small,
-                                         tooltip="Write the whole graph to <name>.svg")
+        self.export = widgets.Dropdown(
+            options=[("Export…", ""), ("PNG: the canvas", "png"),
+                     ("PNG: the whole graph", "png-full"), ("SVG (Graphviz)", "svg")],
+            value="", tooltip="Download the view as a picture", layout=widgets.Layout(
+                width="170px"))
         self.fit_button = widgets.Button(description="Fit", icon="expand", layout=small,
                                          tooltip="Zoom out to the whole graph")
         self.actual_button = widgets.Button(description="1:1", icon="search", layout=small,
@@ -192,7 +195,11 @@ class ModelEditor(widgets.VBox):
         self.reset_button.on_click(lambda _: self.reset())
         self.code_button.on_click(lambda _: self._show_code())
         self.save_button.on_click(lambda _: self._quietly(self.save))
-        self.svg_button.on_click(lambda _: self._quietly(self.export_svg))
+        self.export.observe(self._export_picked, names="value")
+        self.view.viewport.on_key = self._key
+        self.view.viewport.on_png = lambda name, size: self._note(
+            f"The browser downloaded {name} ({(size or 0) / 1024:,.0f} kB).")
+        self._pending_delete = None  # the node a first Delete key asked about
         self.fit_button.on_click(lambda _: self.view.fit())
         self.actual_button.on_click(lambda _: self.view.actual_size())
         self.expand_button.on_click(lambda _: self.view.expand_all())
@@ -218,7 +225,7 @@ class ModelEditor(widgets.VBox):
         self.view.widget.layout.min_width = "320px"
         buttons = [self.undo_button, self.redo_button, self.reset_button, self.history_list,
                    self.code_button,
-                   self.save_button, self.svg_button, self.fit_button, self.actual_button,
+                   self.save_button, self.export, self.fit_button, self.actual_button,
                    self.zoom_in_button, self.zoom_out_button, self.expand_button,
                    self.collapse_button, self.find]
         for b in buttons:
@@ -235,7 +242,7 @@ class ModelEditor(widgets.VBox):
                         (self.status, "kw-status"), (self.summary, "kw-summary"),
                         (self.undo_button, "kw-undo"), (self.redo_button, "kw-redo"),
                         (self.reset_button, "kw-reset"), (self.code_button, "kw-code"),
-                        (self.save_button, "kw-save"), (self.svg_button, "kw-svg"),
+                        (self.save_button, "kw-save"), (self.export, "kw-export"),
                         (self.history_list, "kw-history"),
                         (self.fit_button, "kw-fit"), (self.actual_button, "kw-actual"),
                         (self.find, "kw-find"), (self.view.widget, "kw-graph"),
@@ -288,6 +295,7 @@ class ModelEditor(widgets.VBox):
         self.view.mark([node_id], "selected-layer")
         self.view.mark([], "error")
         if not again:
+            self._pending_delete = None
             self.title.value = (f"<b>{html.escape(data['path'])}</b> "
                                 f"<span style='color:#666'>{html.escape(data['class_name'])}"
                                 f"</span>")
@@ -746,6 +754,42 @@ class ModelEditor(widgets.VBox):
     def _clear_error(self):
         if "kw-error" in self.status.value:
             self.status.value = ""
+
+    def export_png(self, full=False, name=None):
+        """Have the browser download the canvas as a PNG (``<model name>.png``), or with
+        ``full`` the whole graph at a readable size (zoom 1). The panel says when it is
+        written. Nothing happens where the editor is not displayed."""
+        name = name or f"{self.model.name}{'-graph' if full else ''}.png"
+        self.view.png(name, full=full)
+
+    def _export_picked(self, change):
+        what = change["new"]
+        if not what:
+            return
+        if what == "svg":
+            self._quietly(self.export_svg)
+        else:
+            self.export_png(full=what == "png-full")
+        self.export.value = ""  # a menu: back to its title
+
+    def _key(self, key):
+        """A key pressed in the editor: undo, redo, or delete the selected layer, asked
+        first (a second Delete, or Apply, confirms)."""
+        if key == "undo":
+            self.undo()
+        elif key == "redo":
+            self.redo()
+        elif key == "delete" and self.selected is not None:
+            if "delete" not in self.action.options:
+                self._note(f"'{self.selected}' cannot be deleted. "
+                           f"{self.offered(self.selected)[1]}")
+            elif self._pending_delete == self.selected:
+                self._pending_delete = None
+                self.apply()
+            else:
+                self.action.value = "delete"
+                self._pending_delete = self.selected
+                self._note(f"Delete '{self.selected}'? Press Delete again, or Apply, to confirm.")
 
     def _history_picked(self, change):
         if not self._quiet_history and change["new"] is not None \

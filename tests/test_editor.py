@@ -442,7 +442,7 @@ def test_save_and_svg_from_the_editor(tmp_path, monkeypatch):
     assert (tmp_path / "mlp.keras").exists()
     assert "Saved to mlp.keras" in ed.status.value and "differ by at most 0" in ed.status.value
     assert not ed.save_button.disabled and not ed.undo_button.disabled  # re-enabled after
-    ed.svg_button.click()
+    ed.export_svg()
     svg = (tmp_path / "mlp.svg").read_text()
     assert svg.startswith("<?xml") and ">d2</text>" in svg and "(None, 32)" in svg
     # Without Graphviz's dot: a sentence saying how to get it, no file.
@@ -523,3 +523,43 @@ def test_the_preview_is_what_apply_then_reports():
     assert ed.apply() is None
     assert _pre_text(ed.status.value) == refused
     assert len(ed.history) == 1
+
+
+def test_keys_undo_redo_and_delete_after_a_confirmation():
+    ed = kw.ModelEditor(mlp())
+    key = ed.view.viewport._handle  # what the browser sends for a key in the editor
+    ed.select("d2")
+    key(None, {"key": "delete"}, [])
+    assert ed.action.value == "delete" and "Press Delete again" in ed.status.value
+    assert "d2" in [l.name for l in ed.model.layers]  # asked, not done
+    assert "Apply would give:" in ed.preview.value and "removed: d2" in ed.preview.value
+    key(None, {"key": "delete"}, [])
+    assert "d2" not in [l.name for l in ed.model.layers]
+    key(None, {"key": "undo"}, [])
+    assert "d2" in [l.name for l in ed.model.layers]
+    key(None, {"key": "redo"}, [])
+    assert "d2" not in [l.name for l in ed.model.layers]
+    ed.select("pixels")  # an input is not deleted: the panel says why
+    key(None, {"key": "delete"}, [])
+    assert "cannot be deleted" in ed.status.value and "An input layer" in ed.status.value
+    ed.select("d1")  # a first Delete on another layer asks again
+    key(None, {"key": "delete"}, [])
+    ed.select("head")
+    key(None, {"key": "delete"}, [])
+    assert "d1" in [l.name for l in ed.model.layers] and "Press Delete again" in ed.status.value
+
+
+def test_export_menu_sends_png_requests_and_writes_svg(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ed = kw.ModelEditor(mlp())
+    sent = []
+    monkeypatch.setattr(ed.view.viewport, "send", lambda msg, *a, **k: sent.append(msg))
+    ed.export.value = "png-full"
+    assert sent == [{"png": {"name": "mlp-graph.png", "full": True}}]
+    assert ed.export.value == ""
+    ed.export.value = "png"
+    assert sent[-1] == {"png": {"name": "mlp.png", "full": False}}
+    ed.view.viewport._handle(None, {"png_done": {"name": "mlp.png", "bytes": 20480}}, [])
+    assert "downloaded mlp.png (20 kB)" in ed.status.value
+    ed.export.value = "svg"
+    assert (tmp_path / "mlp.svg").read_text().startswith("<?xml")
