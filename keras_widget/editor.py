@@ -209,10 +209,11 @@ class ModelEditor(widgets.VBox):
         self.find.observe(self._found, names="value")
 
         self.action_box = widgets.VBox()
+        # Apply, the preview and the result sit above the fields, so that on a small screen
+        # (1280x720) they are in view with the top of the editor; the fields come below.
         panel_items = [self.title, self.details, widgets.HTML("<hr style='margin:4px 0'>"),
-                       self.action, self.why_not, self.action_box, self.preview,
-                       widgets.HBox([self.apply_button]),
-                       self.status]
+                       self.action, self.why_not, widgets.HBox([self.apply_button]),
+                       self.preview, self.status, self.action_box]
         for w in panel_items + list(self.form.widget.children):
             w.layout.flex = "0 0 auto"  # never squeeze a part of the panel to nothing
         # The panel grows with what it shows (the page scrolls), so that the report or the

@@ -143,6 +143,10 @@ class LayerForm:
         # message about a bad value are one widget each.
         self._pool = {}  # widget class -> [widget, ...]
         self._field_styles = {}  # widget class -> (its style, its layout), shared by the pool
+        # Made with the form, so that a click only fills them: enough for any keras.layers
+        # class (ConvLSTM1D has 14 choices, GRU 7 booleans, MelSpectrogram 12 other arguments).
+        for kind, n in ((widgets.Text, 16), (widgets.Dropdown, 14), (widgets.Checkbox, 7)):
+            self._grow(kind, n)
         self._hint = widgets.HTML()
         self._field_error = widgets.HTML()
         self._quiet = False  # while the list's options are being replaced
@@ -320,9 +324,13 @@ class LayerForm:
     def _field(self, kind, used):
         """A field widget of class ``kind``, made once and reused from click to click (a new
         widget per argument per click would stay open in the kernel and the browser)."""
-        pool = self._pool.setdefault(kind, [])
         k = used[kind] = used.get(kind, -1) + 1
-        while len(pool) <= k:
+        return self._grow(kind, k + 1)[k]
+
+    def _grow(self, kind, n):
+        """The pool of ``kind`` fields, made at least ``n`` long."""
+        pool = self._pool.setdefault(kind, [])
+        while len(pool) < n:
             # One layout and one style per kind of field: a widget each would triple the
             # messages of the first click.
             if kind not in self._field_styles:
@@ -334,7 +342,7 @@ class LayerForm:
             box = kind(style=style, layout=layout, **extra)
             box.observe(self._changed, names="value")
             pool.append(box)
-        return pool[k]
+        return pool
 
     def set(self, **values):
         """Type into fields, as a person would: ``form.set(units="128", use_bias=False,
