@@ -244,7 +244,9 @@ class ModelEditor(widgets.VBox):
                         (self.undo_button, "kw-undo"), (self.redo_button, "kw-redo"),
                         (self.reset_button, "kw-reset"), (self.code_button, "kw-code"),
                         (self.save_button, "kw-save"), (self.export, "kw-export"),
-                        (self.history_list, "kw-history"),
+                        (self.history_list, "kw-history"), (self.why_not, "kw-why-not"),
+                        (self.preview, "kw-preview-area"), (self.input_shape, "kw-input-shape"),
+                        (self.batch_size, "kw-batch-size"),
                         (self.fit_button, "kw-fit"), (self.actual_button, "kw-actual"),
                         (self.find, "kw-find"), (self.view.widget, "kw-graph"),
                         (self.expand_button, "kw-expand-all"),
@@ -436,8 +438,10 @@ class ModelEditor(widgets.VBox):
                 self.action.value = current if current in actions else actions[0]
             finally:
                 self._quiet_action = False
-        self.why_not.value = (f"<div style='color:#525252;font-size:12px'>{html.escape(why)}"
-                              f"</div>" if why else "")
+        # Nothing selected: no actions to offer (the title says to click a layer).
+        self.action.layout.display = "none" if self.selected is None else None
+        self.why_not.value = (f"<div style='color:#525252;font-size:12px;line-height:1.3'>"
+                              f"{html.escape(why)}</div>" if why else "")
         action = self.action.value
         self.form.set_mode(self._form_mode())
         self.form.lock_class(action in ("edit config",))
@@ -467,8 +471,10 @@ class ModelEditor(widgets.VBox):
             data = self._graph.nodes[self.selected]
             try:
                 edit = self._panel_edit(data, self.action.value, quiet=True)
-                if edit is not None:
-                    text = str(self.history.preview(edit))
+                report = self.history.preview(edit) if edit is not None else None
+                if report is not None and (report.changed or report.removed or report.notes
+                                           or report.config_changes or report.shape_changes):
+                    text = str(report)  # an edit that changes nothing is not previewed
             except EditError as err:
                 text, refused = str(err), True
             except Exception as exc:  # noqa: BLE001 - a preview never raises

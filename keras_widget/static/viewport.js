@@ -88,7 +88,15 @@ function render({ model, el }) {
               renderedPosition: { x: e.clientX - box.left, y: e.clientY - box.top } });
   };
   document.addEventListener("scroll", onScroll, true);
+  // JupyterLab keeps the focus on the page, not on the canvas: the keys are this editor's
+  // while the last press of the mouse was inside it.
+  let armed = false;
+  const onDocPress = (e) => {
+    editor = editor || el.closest(".keras-widget-editor");
+    armed = Boolean(editor && editor.contains(e.target));
+  };
   const onKey = (e) => {
+    if (!armed) return;
     const t = e.target;
     if (t && (["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName) || t.isContentEditable)) {
       return; // typing in a field: the field's own keys
@@ -104,8 +112,9 @@ function render({ model, el }) {
     e.stopPropagation(); // not the notebook's own undo or cell deletion
     model.send({ key });
   };
-  const editor = el.closest(".keras-widget-editor");
-  if (editor) editor.addEventListener("keydown", onKey);
+  let editor = null; // found once the widget is in the page (not yet when render runs)
+  document.addEventListener("mousedown", onDocPress, true);
+  document.addEventListener("keydown", onKey, true);
   const png = (req) => {
     const opts = { bg: "#ffffff", output: "blob" };
     if (req.full) Object.assign(opts, { full: true, scale: 1 / cy.zoom(), maxWidth: 16384,
@@ -136,8 +145,8 @@ function render({ model, el }) {
         container.removeEventListener("wheel", onWheel, true);
         container.removeEventListener("mousedown", onPress, true);
       }
+      if (!editor) editor = el.closest(".keras-widget-editor");
       container = cy.container();
-      container.setAttribute("tabindex", "0"); // a click on the canvas gives it the keys
       container.addEventListener("wheel", onWheel, { capture: true, passive: false });
       container.addEventListener("mousedown", onPress, true);
       model.send({ want: "all" });
@@ -169,7 +178,8 @@ function render({ model, el }) {
     clearInterval(watch);
     clearTimeout(timer);
     document.removeEventListener("scroll", onScroll, true);
-    if (editor) editor.removeEventListener("keydown", onKey);
+    document.removeEventListener("mousedown", onDocPress, true);
+    document.removeEventListener("keydown", onKey, true);
     if (container) {
       container.removeEventListener("wheel", onWheel, true);
       container.removeEventListener("mousedown", onPress, true);
