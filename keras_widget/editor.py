@@ -196,10 +196,6 @@ class ModelEditor(widgets.VBox):
         self.code_button.on_click(lambda _: self._show_code())
         self.save_button.on_click(lambda _: self._quietly(self.save))
         self.export.observe(self._export_picked, names="value")
-        self.view.viewport.on_key = self._key
-        self.view.viewport.on_png = lambda name, size: self._note(
-            f"The browser downloaded {name} ({(size or 0) / 1024:,.0f} kB).")
-        self._pending_delete = None  # the node a first Delete key asked about
         self.fit_button.on_click(lambda _: self.view.fit())
         self.actual_button.on_click(lambda _: self.view.actual_size())
         self.expand_button.on_click(lambda _: self.view.expand_all())
@@ -207,6 +203,11 @@ class ModelEditor(widgets.VBox):
         self.zoom_in_button.on_click(lambda _: self.view.zoom(1.25))
         self.zoom_out_button.on_click(lambda _: self.view.zoom(0.8))
         self.find.observe(self._found, names="value")
+        # What the browser tells: a key pressed in the editor, a PNG it wrote.
+        self.view.viewport.on_key = self._key
+        self.view.viewport.on_png = lambda name, size: self._note(
+            f"The browser downloaded {name} ({(size or 0) / 1024:,.0f} kB).")
+        self._pending_delete = None  # the node a first Delete key asked about
 
         self.action_box = widgets.VBox()
         # Apply, the preview and the result sit above the fields, so that on a small screen
@@ -225,8 +226,8 @@ class ModelEditor(widgets.VBox):
         self.view.widget.layout.flex = "3 1 440px"
         self.view.widget.layout.min_width = "320px"
         buttons = [self.undo_button, self.redo_button, self.reset_button, self.history_list,
-                   self.code_button,
-                   self.save_button, self.export, self.fit_button, self.actual_button,
+                   self.code_button, self.save_button, self.export, self.fit_button,
+                   self.actual_button,
                    self.zoom_in_button, self.zoom_out_button, self.expand_button,
                    self.collapse_button, self.find]
         for b in buttons:
