@@ -4,12 +4,16 @@
     r = kw.replace_layer(model, "d2", keras.layers.Dense(128))
     r.model, r.report
     kw.to_code(model)       # the functional-API source of its architecture
+    kw.replace_layer(model, "d2", keras.layers.Dense(128), dry_run=True).report  # a preview
     kw.ModelEditor(model)   # the widget
+
+``kw.debug(True)`` (or ``KERAS_WIDGET_DEBUG=1``) shows the full exception chain of an
+``EditError`` instead of its sentence alone.
 """
 from .edits import (Edit, add_output, delete_layer, edit_layer, inline_model, insert_layer,
                     remove_output, rename_layer, replace_all, replace_layer, set_input_shape)
 from .codegen import to_code
-from .errors import EditError
+from .errors import EditError, debug
 from .graph import to_networkx
 from .report import EditReport, EditResult
 
@@ -34,7 +38,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'keras_widget' has no attribute {name!r}")
 
 
-__all__ = ["EditError", "EditReport", "EditResult", "Edit", "ModelEditor", "add_output",
+__all__ = ["EditError", "EditReport", "EditResult", "Edit", "ModelEditor", "add_output", "debug",
            "delete_layer", "edit_layer", "inline_model", "insert_layer", "remove_output",
            "rename_layer", "replace_all", "replace_layer", "set_input_shape", "to_code",
            "to_graphviz", "to_networkx"]

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import re
 import types
 
 import keras
-from keras.src.utils.tracking import DotNotTrackScope
 
-from .errors import EditError
+from . import keras_internals as ki
+from .errors import EditError, first_line  # noqa: F401 - first_line: editor.py imports it here
 from .graph import is_keras_class
 
 
@@ -42,7 +41,13 @@ def config_copy(layer, overrides=None):
         return None
     try:
         config = layer.get_config()
-    except Exception:  # noqa: BLE001 - NotImplementedError, or a get_config that fails
+    except Exception as exc:  # noqa: BLE001 - NotImplementedError, or a get_config that fails
+        if overrides and set(overrides) - {"name"}:
+            raise EditError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) cannot be rebuilt with new "
+                f"arguments: its get_config() fails ({first_line(exc)}). Replace it with a "
+                f"new layer instead.", target=layer.name, layer=layer.name,
+                cause=exc) from None
         return None
     overrides = overrides or {}
     try:
@@ -64,8 +69,8 @@ def config_copy(layer, overrides=None):
 
 
 def _shares_state(new, layer):
-    subs = {id(x) for x in layer._flatten_layers(include_self=True)}
-    if any(id(x) in subs for x in new._flatten_layers(include_self=True)):
+    subs = {id(x) for x in ki.sublayers(layer, include_self=True)}
+    if any(id(x) in subs for x in ki.sublayers(new, include_self=True)):
         return True
     old = {id(v) for v in layer.variables}
     return any(id(v) in old for v in new.variables)
@@ -102,7 +107,7 @@ def live_copy(layer, known=None):
     copied = []
     memo = dict(known or {})
     try:
-        with DotNotTrackScope(), _modules_copied_as_is():
+        with ki.DotNotTrackScope(), _modules_copied_as_is():
             new = _copy_layer(layer, memo, copied)
     except EditError:
         raise
@@ -113,11 +118,8 @@ def live_copy(layer, known=None):
             f"Give {type(layer).__name__} a get_config() that returns its constructor arguments.",
             target=layer.name, layer=layer.name, cause=exc) from None
     for item in copied:
-        tracker = getattr(item, "_tracker", None)
-        if tracker is not None:
-            # The copied tracker remembers the ids of the source's objects: point it at ours.
-            tracker.stored_ids = {name: {id(x) for x in store}
-                                  for name, (_, store) in tracker.config.items()}
+        # The copied tracker remembers the ids of the source's objects: point it at ours.
+        ki.retarget_tracker(item)
     return new
 
 
@@ -126,16 +128,55 @@ def _copy_layer(layer, memo, copied):
     memo[id(layer)] = new
     copied.append(new)
     # The copy starts without call history: the source's nodes belong to the source's graph.
-    memo[id(layer._inbound_nodes)] = []
-    memo[id(layer._outbound_nodes)] = []
-    for sub in layer._flatten_layers(include_self=False, recursive=False):
+    for history in ki.call_history_attributes(layer):
+        memo[id(history)] = []
+    for sub in ki.sublayers(layer, recursive=False):
         if id(sub) not in memo:
             _copy_layer(sub, memo, copied)
     for variable in layer.variables:
         if id(variable) not in memo:
             memo[id(variable)] = copy.deepcopy(variable)
     new.__dict__.update(copy.deepcopy(layer.__dict__, memo))
+    _rebind_closures(new, memo)
     return new
+
+
+def _rebind_closures(new, memo):
+    """Functions stored on the instance that close over the source object are made again closing
+    over its copy. Keras stores such closures on every layer (``build`` and ``quantize`` are
+    wrapped per instance); a copy that kept them would build the *source* when it is called."""
+    for key, fn in list(vars(new).items()):
+        fresh = _rebound(fn, memo)
+        if fresh is not None:
+            vars(new)[key] = fresh
+
+
+def _rebound(fn, memo):
+    if not isinstance(fn, types.FunctionType) or not fn.__closure__:
+        return None
+    cells, changed = [], False
+    for cell in fn.__closure__:
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            cells.append(cell)
+            continue
+        if id(value) in memo and memo[id(value)] is not value:
+            value, changed = memo[id(value)], True
+        elif isinstance(value, types.MethodType) and id(value.__self__) in memo:
+            value, changed = types.MethodType(value.__func__, memo[id(value.__self__)]), True
+        cells.append(types.CellType(value))
+    if not changed:
+        return None
+    fresh = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
+                               tuple(cells))
+    fresh.__kwdefaults__ = fn.__kwdefaults__
+    fresh.__dict__.update(fn.__dict__)  # functools.wraps: __wrapped__ and the like
+    wrapped = fresh.__dict__.get("__wrapped__")
+    if isinstance(wrapped, types.MethodType) and id(wrapped.__self__) in memo:
+        fresh.__wrapped__ = types.MethodType(wrapped.__func__, memo[id(wrapped.__self__)])
+    fresh.__qualname__, fresh.__doc__ = fn.__qualname__, fn.__doc__
+    return fresh
 
 
 @contextlib.contextmanager
@@ -191,31 +232,15 @@ def copy_operation(op, name=None):
     except Exception:  # noqa: BLE001 - fall back to copying the object
         pass
     try:
-        with DotNotTrackScope(), _modules_copied_as_is():
-            memo = {id(op._inbound_nodes): [], id(op._outbound_nodes): []}
+        with ki.DotNotTrackScope(), _modules_copied_as_is():
+            memo = {id(h): [] for h in ki.call_history_attributes(op)}
             new = object.__new__(type(op))
+            memo[id(op)] = new
             new.__dict__.update(copy.deepcopy(op.__dict__, memo))
+            _rebind_closures(new, memo)
     except Exception as exc:  # noqa: BLE001
         raise EditError(f"Operation '{op.name}' ({type(op).__name__}) cannot be copied: "
                         f"{first_line(exc)}", target=op.name, cause=exc) from None
     if name is not None:
         new.name = name
     return new
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def first_line(exc):
-    """The first meaningful line of an exception message, without Keras's wrapping ("Exception
-    encountered when calling ...", "Arguments received by ...") or terminal colour codes."""
-    text = _ANSI.sub("", str(exc)).strip() or type(exc).__name__
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith(("Traceback", "Exception encountered when calling",
-                                        "Error when deserializing class")):
-            continue
-        if line.startswith("Arguments received by"):
-            break
-        return line.removeprefix("Exception encountered: ")
-    return text.splitlines()[0]

@@ -5,68 +5,75 @@ It only wires the other parts together: :mod:`graph` reads the model, :mod:`view
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 
 import ipywidgets as widgets
 import keras
+import numpy as np
 
 from .clone import first_line
 from .codegen import to_code
 from .codeview import CodeView
-from .edits import Edit
+from .edits import Edit, editor_method
 from .errors import EditError
-from .forms import LayerForm, value_text
+from .forms import LayerForm, parse_value, value_text
 from .graph import is_keras_class, iter_layers, to_networkx
 from .history import History
+from .saving import save_and_check
 from .view import GraphView, shape_text
+from .view import to_graphviz as to_graphviz_dot
 
-ACTIONS = ["replace", "insert after", "insert before", "delete", "rename"]
+# What a click on each kind of node offers, in this order (what does not apply is not offered).
+OFFERS = {
+    "layer": ["replace", "edit config", "insert after", "insert before", "delete", "rename",
+              "replace all", "add output", "remove output"],
+    "op": ["replace", "insert after", "insert before", "delete", "rename", "add output",
+           "remove output"],
+    "model": ["inline", "insert after", "insert before", "delete", "rename", "add output",
+              "remove output"],
+    "input": ["set input shape", "insert after", "rename"],
+}
+ACTIONS = list(dict.fromkeys(a for actions in OFFERS.values() for a in actions))
+# One line on what a kind of node does not offer, and why.
+NOT_OFFERED = {
+    "op": "A keras.ops operation has no config to edit (its arguments are code): replace it "
+          "by a layer to change what it does.",
+    "model": "A nested model is not replaced or edited as a whole: click a layer inside it, or "
+             "inline it into this model.",
+    "input": "An input layer is not replaced or deleted: change its shape, rename it or insert "
+             "a layer after it.",
+}
 
 
-def summary_text(model, graph=None):
-    """The table ``model.summary()`` prints, read from the graph (``graph``: the model's
-    :func:`keras_widget.to_networkx`, made if not given): one row per call at the top level
-    (``name (Class)``, output shape, parameters, what it reads from; a nested model is one row),
-    then the parameter totals. Keras's own summary takes seconds on a 700-layer model, which every
-    open and every Apply would pay."""
-    graph = graph if graph is not None else to_networkx(model)
-
-    def top(n):
-        while graph.nodes[n].get("parent_node") is not None:
-            n = graph.nodes[n]["parent_node"]
-        return n
-
-    inbound = {}
-    for u, v in graph.edges:
-        tu, tv = top(u), top(v)
-        if tu != tv and tu not in inbound.setdefault(tv, []):
-            inbound[tv].append(tu)
-    rows = [("Layer (type)", "Output Shape", "Param #", "Connected to")]
-    row_of = {}  # a layer called several times is one row, as in Keras's table
-    for n in graph:  # in call order
-        d = graph.nodes[n]
-        if d.get("parent_node") is not None:
-            continue
-        if d["path"] in row_of:
-            r = row_of[d["path"]]
-            rows[r] = rows[r][:3] + (", ".join(filter(None, [rows[r][3]] + inbound.get(n, []))),)
-            continue
-        row_of[d["path"]] = len(rows)
-        rows.append((f"{d['name']} ({d['class_name']})", shape_text(d["output_shape"]),
-                     f"{d['params']:,}", ", ".join(inbound.get(n, []))))
-    rows = [r[:3] + (r[3] or "-",) for r in rows]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [f'Model: "{model.name}"']
-    for i, r in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
-        if i == 0:
-            lines.append("-" * (sum(widths) + 6 + len("Connected to")))
-    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
-    frozen = sum(math.prod(w.shape) for w in model.non_trainable_weights)
-    lines += ["", f"Total params: {trainable + frozen:,}", f"Trainable params: {trainable:,}",
-              f"Non-trainable params: {frozen:,}"]
+def summary_text(model):
+    """``model.summary()`` as text (Keras's own table)."""
+    lines = []
+    model.summary(print_fn=lambda line, *a, **k: lines.append(line))
     return "\n".join(lines)
+
+
+def parameter_counts(model):
+    """``(total, trainable, non-trainable)`` parameter counts of ``model``, as ``summary()``
+    counts them (the sizes of its variables)."""
+    def size(variables):
+        return sum(math.prod(v.shape) for v in variables)
+
+    trainable, frozen = size(model.trainable_weights), size(model.non_trainable_weights)
+    return trainable + frozen, trainable, frozen
+
+
+def parameters_html(model, before=None):
+    """Parameter counts (total, trainable, non-trainable), as ``before`` → now where a model
+    ``before`` is given and its counts differ."""
+    now = parameter_counts(model)
+    old = parameter_counts(before) if before is not None else now
+    cells = []
+    for label, a, b in zip(("total", "trainable", "non-trainable"), old, now):
+        text = f"{b:,}" if a == b else f"{a:,} → <b>{b:,}</b> ({b - a:+,})"
+        cells.append(f"<span style='margin-right:14px'>{label}: {text}</span>")
+    return f"<div style='font-size:12px'><b>Parameters</b> {''.join(cells)}</div>"
 
 
 def _pre(text, color=None):
@@ -104,6 +111,7 @@ class ModelEditor(widgets.VBox):
                                         if not is_keras_class(type(layer))
                                         and not isinstance(layer, keras.Model)]
         self.form = LayerForm(list(dict.fromkeys(customs)), name_for=self._fresh_name)
+        self.form.on_change = lambda: self._update_preview()
         self.view = GraphView(on_click=self._clicked, height=height)
         self.selected = None  # node id
 
@@ -111,13 +119,26 @@ class ModelEditor(widgets.VBox):
         self.details = widgets.HTML("<i>Click a layer in the graph.</i>")
         self.action = widgets.ToggleButtons(options=ACTIONS, value="replace",
                                             style={"button_width": "auto"})
-        self.new_name = widgets.Text(description="new name", style={"description_width": "80px"})
+        self.new_name = widgets.Text(description="new name", continuous_update=False,
+                                     style={"description_width": "80px"})
+        self.input_shape = widgets.Text(description="shape", placeholder="(224, 224, 3)",
+                                        continuous_update=False,
+                                        tooltip="The input's shape without the batch axis",
+                                        style={"description_width": "80px"})
+        self.batch_size = widgets.Text(description="batch size", placeholder="free",
+                                       continuous_update=False,
+                                       tooltip="Empty: any batch size; a number fixes it "
+                                               "(a stateful RNN needs it)",
+                                       style={"description_width": "80px"})
+        self.why_not = widgets.HTML()  # one line: what this node does not offer, and why
+        self._action_note = widgets.HTML()
         self.weights = widgets.Dropdown(options=["auto", "reinit", "keep"], value="auto",
                                         description="weights", style={"description_width": "80px"},
                                         layout=widgets.Layout(width="220px"))
         self.apply_button = widgets.Button(description="Apply", button_style="primary",
                                            icon="check", disabled=True)
         self.status = widgets.HTML()
+        self.preview = widgets.HTML()  # what Apply would do, from a dry run
         small = widgets.Layout(width="auto")
         self.undo_button = widgets.Button(description="Undo", icon="undo", disabled=True,
                                           layout=small)
@@ -127,6 +148,14 @@ class ModelEditor(widgets.VBox):
                                            layout=small, tooltip="Back to the original model")
         self.code_button = widgets.Button(description="Code", icon="code", layout=small,
                                           tooltip="Show the edits as Python code")
+        self.save_button = widgets.Button(description="Save", icon="save", layout=small,
+                                          tooltip="Save the model to <name>.keras, load it "
+                                                  "back and compare outputs")
+        self.export = widgets.Dropdown(
+            options=[("Export…", ""), ("PNG: the canvas", "png"),
+                     ("PNG: the whole graph", "png-full"), ("SVG (Graphviz)", "svg")],
+            value="", tooltip="Download the view as a picture", layout=widgets.Layout(
+                width="170px"))
         self.fit_button = widgets.Button(description="Fit", icon="expand", layout=small,
                                          tooltip="Zoom out to the whole graph")
         self.actual_button = widgets.Button(description="1:1", icon="search", layout=small,
@@ -139,13 +168,28 @@ class ModelEditor(widgets.VBox):
                                              tooltip="Zoom in (or Ctrl/Cmd + wheel)")
         self.zoom_out_button = widgets.Button(icon="search-minus", layout=small,
                                               tooltip="Zoom out (or Ctrl/Cmd + wheel)")
+        self.history_list = widgets.Dropdown(options=[("0 · original model", 0)], value=0,
+                                             tooltip="Every edit; pick one to go back to it",
+                                             layout=widgets.Layout(width="230px"))
+        self._quiet_history = False
+        self.history_list.observe(self._history_picked, names="value")
         self.find = widgets.Combobox(placeholder="go to layer…", ensure_option=False,
                                      continuous_update=False,
                                      layout=widgets.Layout(width="220px"))
-        self.summary = widgets.HTML()
+        # Parameters before → after, then Keras's own summary() table, made when the person
+        # opens it (it takes seconds on a 700-layer model: no open or Apply pays for it
+        # unseen), in a box of bounded height.
+        self.parameters = widgets.HTML()
+        self.summary_table = widgets.HTML()
+        self.summary = widgets.Accordion(children=[self.summary_table], selected_index=None)
+        self._summary_of = None  # the model the table shows
+        self.summary.observe(lambda _: self._fill_summary(), names="selected_index")
         self.code_view = CodeView()  # the current model's source
 
-        self.action.observe(lambda _: self._show_action(), names="value")
+        self._quiet_action = False  # while the offered actions are being replaced
+        self.action.observe(lambda _: self._quiet_action or self._show_action(), names="value")
+        for w in (self.new_name, self.input_shape, self.batch_size, self.weights):
+            w.observe(lambda _: self._update_preview(), names="value")
         # An error is about what was asked; once the question changes, it goes.
         for w in (self.action, self.form.picker):
             w.observe(lambda _: self._clear_error(), names="value")
@@ -154,6 +198,8 @@ class ModelEditor(widgets.VBox):
         self.redo_button.on_click(lambda _: self.redo())
         self.reset_button.on_click(lambda _: self.reset())
         self.code_button.on_click(lambda _: self._show_code())
+        self.save_button.on_click(lambda _: self._quietly(self.save))
+        self.export.observe(self._export_picked, names="value")
         self.fit_button.on_click(lambda _: self.view.fit())
         self.actual_button.on_click(lambda _: self.view.actual_size())
         self.expand_button.on_click(lambda _: self.view.expand_all())
@@ -161,12 +207,18 @@ class ModelEditor(widgets.VBox):
         self.zoom_in_button.on_click(lambda _: self.view.zoom(1.25))
         self.zoom_out_button.on_click(lambda _: self.view.zoom(0.8))
         self.find.observe(self._found, names="value")
+        # What the browser tells: a key pressed in the editor, a PNG it wrote.
+        self.view.viewport.on_key = self._key
+        self.view.viewport.on_png = lambda name, size: self._note(
+            f"The browser downloaded {name} ({(size or 0) / 1024:,.0f} kB).")
+        self._pending_delete = None  # the node a first Delete key asked about
 
         self.action_box = widgets.VBox()
-        self._delete_note = widgets.HTML("<i>The layer's consumers will read its input.</i>")
+        # Apply, the preview and the result sit above the fields, so that on a small screen
+        # (1280x720) they are in view with the top of the editor; the fields come below.
         panel_items = [self.title, self.details, widgets.HTML("<hr style='margin:4px 0'>"),
-                       self.action, self.action_box, widgets.HBox([self.apply_button]),
-                       self.status]
+                       self.action, self.why_not, widgets.HBox([self.apply_button]),
+                       self.preview, self.status, self.action_box]
         for w in panel_items + list(self.form.widget.children):
             w.layout.flex = "0 0 auto"  # never squeeze a part of the panel to nothing
         # The panel grows with what it shows (the page scrolls), so that the report or the
@@ -177,16 +229,17 @@ class ModelEditor(widgets.VBox):
         self.view.widget.layout.width = "auto"
         self.view.widget.layout.flex = "3 1 440px"
         self.view.widget.layout.min_width = "320px"
-        buttons = [self.undo_button, self.redo_button, self.reset_button, self.code_button,
-                   self.fit_button, self.actual_button, self.zoom_in_button,
-                   self.zoom_out_button, self.expand_button, self.collapse_button, self.find]
+        buttons = [self.undo_button, self.redo_button, self.reset_button, self.history_list,
+                   self.code_button, self.save_button, self.export, self.fit_button,
+                   self.actual_button,
+                   self.zoom_in_button, self.zoom_out_button, self.expand_button,
+                   self.collapse_button, self.find]
         for b in buttons:
             b.layout.flex = "0 0 auto"
         toolbar = widgets.HBox(buttons, layout=widgets.Layout(flex_flow="row wrap"))
         main = widgets.HBox([self.view.widget, panel],
                             layout=widgets.Layout(flex_flow="row wrap", width="100%"))
-        super().__init__([toolbar, main, self.view.viewport, self.code_view,
-                          widgets.HTML("<b>Summary</b>"),
+        super().__init__([toolbar, main, self.view.viewport, self.code_view, self.parameters,
                           self.summary])
         self.add_class("keras-widget-editor")
         # CSS classes: stable handles for the browser tests (and for people's own styling).
@@ -194,8 +247,13 @@ class ModelEditor(widgets.VBox):
                         (self.action, "kw-action"), (self.new_name, "kw-new-name"),
                         (self.weights, "kw-weights"), (self.apply_button, "kw-apply"),
                         (self.status, "kw-status"), (self.summary, "kw-summary"),
+                        (self.parameters, "kw-parameters"),
                         (self.undo_button, "kw-undo"), (self.redo_button, "kw-redo"),
                         (self.reset_button, "kw-reset"), (self.code_button, "kw-code"),
+                        (self.save_button, "kw-save"), (self.export, "kw-export"),
+                        (self.history_list, "kw-history"), (self.why_not, "kw-why-not"),
+                        (self.preview, "kw-preview-area"), (self.input_shape, "kw-input-shape"),
+                        (self.batch_size, "kw-batch-size"),
                         (self.fit_button, "kw-fit"), (self.actual_button, "kw-actual"),
                         (self.find, "kw-find"), (self.view.widget, "kw-graph"),
                         (self.expand_button, "kw-expand-all"),
@@ -239,23 +297,34 @@ class ModelEditor(widgets.VBox):
             self._error(f"There is no layer '{target}' in the graph.")
             raise EditError(f"There is no layer or call site '{target}' in model "
                             f"'{self.model.name}'.", target=target)
-        self.selected = node_id
         data = self._graph.nodes[node_id]
+        # The same layer clicked again keeps what was typed; another one starts afresh.
+        again = node_id == self.selected and data["layer"] is self.form.target
+        self.selected = node_id
         self.view.reveal([node_id])
         self.view.mark([node_id], "selected-layer")
         self.view.mark([], "error")
-        self.title.value = (f"<b>{html.escape(data['path'])}</b> "
-                            f"<span style='color:#666'>{html.escape(data['class_name'])}</span>")
-        self.details.value = self._details_html(node_id)
-        self.form.set_target(data["layer"], mode=self._form_mode())
-        self.new_name.value = data["name"]
-        self.status.value = ""
+        if not again:
+            self._pending_delete = None
+            self.title.value = (f"<b>{html.escape(data['path'])}</b> "
+                                f"<span style='color:#666'>{html.escape(data['class_name'])}"
+                                f"</span>")
+            self.details.value = self._details_html(node_id)
+            self.form.set_target(data["layer"], mode=self._form_mode())
+            self.new_name.value = data["name"]
+            if data["kind"] == "input":
+                shape = data["output_shape"]
+                self.input_shape.value = repr(tuple(shape[1:]))
+                self.batch_size.value = "" if shape[0] is None else str(shape[0])
+            self.weights.value = "auto"
+            self.status.value = ""
         self._show_action()
         if center:
             self.view.center(node_id)
 
     def _form_mode(self):
-        return "replace" if self.action.value == "replace" else "insert"
+        return ("replace" if self.action.value in ("replace", "edit config", "replace all")
+                else "insert")
 
     def _clicked(self, node_id):
         """A click on the canvas: like :meth:`select`, but a refusal only shows in the panel
@@ -298,6 +367,8 @@ class ModelEditor(widgets.VBox):
         rows = [("kind", f"{d['kind']} · {d['category']}"),
                 ("shapes", f"{', '.join(ins) or '—'} → {shape_text(d['output_shape'])}"),
                 ("parameters", f"{d['params']:,}" + ("" if d["trainable"] else " (frozen)"))]
+        if d["parent"] is not None:
+            rows.append(("inside", d["parent"]))
         calls = [n for n, e in self._graph.nodes(data=True) if e["path"] == d["path"]]
         if len(calls) > 1:
             rows.append(("call sites", ", ".join(calls)))
@@ -312,28 +383,132 @@ class ModelEditor(widgets.VBox):
         conf = "".join(row.format(html.escape(str(k)), html.escape(value_text(v)[:120]))
                        for k, v in config.items() if k not in skip)
         table = "<table style='font-size:12px;line-height:1.25;border-spacing:0'>{}</table>"
-        return (table.format(cells) + (f"<details><summary>config</summary>{table.format(conf)}"
-                                       f"</details>" if conf else ""))
+        out = table.format(cells)
+        if conf:
+            out += f"<details><summary>config</summary>{table.format(conf)}</details>"
+        variables = [] if d["kind"] == "model" else getattr(layer, "weights", [])
+        if variables:
+            weights = "".join(row.format(html.escape(f"{v.name}{'' if v.trainable else ' ❄'}"),
+                                         html.escape(_variable_text(v)))
+                              for v in variables)
+            out += (f"<details><summary>weights ({len(variables)})</summary>"
+                    f"{table.format(weights)}</details>")
+        return out
 
     # -- the panel ---------------------------------------------------------------------------
 
+    def _outputs(self):
+        """``{node id: output key}`` for the model's outputs (dict keys, or list indices)."""
+        out = self.model.output
+        entries = out.items() if isinstance(out, dict) else enumerate(keras.tree.flatten(out))
+        keys = {}
+        for key, tensor in entries:
+            for node_id, d in self._graph.nodes(data=True):
+                if d["parent"] is None and any(t is tensor for t in d["keras_node"].outputs):
+                    keys.setdefault(node_id, key)
+        return keys
+
+    def offered(self, node_id):
+        """``(actions, why_not)``: the actions the panel offers for ``node_id`` and one line
+        on what it does not offer and why (``""`` when everything applies)."""
+        d = self._graph.nodes[node_id]
+        actions, why = list(OFFERS[d["kind"]]), [NOT_OFFERED.get(d["kind"], "")]
+        outputs = self._outputs()
+        several_inputs = self._graph.in_degree(node_id) > 1
+        if several_inputs and d["kind"] != "model":
+            actions = [a for a in actions if a not in ("delete", "insert before")]
+            why.append("It takes several inputs, so it cannot be deleted or have a layer "
+                       "inserted before it: insert after one of its inputs instead.")
+        if d["parent"] is not None:
+            actions = [a for a in actions if a not in ("add output", "set input shape")]
+            why.append("It sits inside a nested model: inline that model to make this an output "
+                       "or to reshape its inputs.")
+        if node_id in outputs:
+            actions.remove("add output") if "add output" in actions else None
+            if len(outputs) < 2 and "remove output" in actions:
+                actions.remove("remove output")
+                why.append("It is the model's only output, so it cannot be removed.")
+        elif "remove output" in actions:
+            actions.remove("remove output")
+        return actions, " ".join(w for w in why if w)
+
     def _show_action(self):
+        if self.selected is not None and self.selected in self._graph:
+            actions, why = self.offered(self.selected)
+        else:
+            actions, why = ACTIONS, ""
+        if list(self.action.options) != actions:
+            current = self.action.value
+            self._quiet_action = True
+            try:
+                self.action.options = actions
+                self.action.value = current if current in actions else actions[0]
+            finally:
+                self._quiet_action = False
+        # Nothing selected: no actions to offer (the title says to click a layer).
+        self.action.layout.display = "none" if self.selected is None else None
+        self.why_not.value = (f"<div style='color:#525252;font-size:12px;line-height:1.3'>"
+                              f"{html.escape(why)}</div>" if why else "")
         action = self.action.value
         self.form.set_mode(self._form_mode())
-        if action in ("replace", "insert after", "insert before"):
+        self.form.lock_class(action in ("edit config",))
+        weights = [self.weights]
+        if action in ("replace", "edit config", "replace all"):
+            children = [self.form.widget] + weights
+        elif action in ("insert after", "insert before"):
             children = [self.form.widget]
-            if action == "replace":
-                children.append(self.weights)
         elif action == "rename":
             children = [self.new_name]
+        elif action == "set input shape":
+            children = [self.input_shape, self.batch_size] + weights
         else:
-            children = [self._delete_note]
+            self._action_note.value = f"<i>{html.escape(self._action_text(action))}</i>"
+            children = [self._action_note]
         if tuple(children) != tuple(self.action_box.children):
             self.action_box.children = children
-        kind = self._graph.nodes[self.selected]["kind"] if self.selected else None
-        # An input can only be renamed or have a layer inserted after it.
-        self.apply_button.disabled = self.selected is None or (
-            kind == "input" and action in ("replace", "delete", "insert before"))
+        self.apply_button.disabled = self.selected is None
+        self._update_preview()
+
+    def _update_preview(self):
+        """Show what Apply would do, from the engine's dry run (nothing is built): the config
+        and model shape changes, what would be added, removed or re-created and why; or the
+        refusal, before Apply. A field that does not parse says so under itself."""
+        text, refused = "", False
+        if self.selected is not None and self.selected in self._graph:
+            data = self._graph.nodes[self.selected]
+            try:
+                edit = self._panel_edit(data, self.action.value, quiet=True)
+                report = self.history.preview(edit) if edit is not None else None
+                if report is not None and (report.changed or report.removed or report.notes
+                                           or report.config_changes or report.shape_changes):
+                    text = str(report)  # an edit that changes nothing is not previewed
+            except EditError as err:
+                text, refused = str(err), True
+            except Exception as exc:  # noqa: BLE001 - a preview never raises
+                text, refused = f"{type(exc).__name__}: {first_line(exc)}", True
+        if not text:
+            value = ""
+        elif refused:
+            value = (f"<div class='kw-preview kw-preview-refused' style='border-left:4px solid "
+                     f"#fc9272;padding-left:6px'><b style='font-size:12px'>Apply would be "
+                     f"refused:</b>{_pre(text, '#a50f15')}</div>")
+        else:
+            value = (f"<div class='kw-preview' style='border-left:4px solid #9ecae1;"
+                     f"padding-left:6px'><b style='font-size:12px'>Apply would give:</b>"
+                     f"{_pre(text, '#08306b')}</div>")
+        if self.preview.value != value:
+            self.preview.value = value
+
+    def _action_text(self, action):
+        """What Apply will do, for the actions that take no fields."""
+        d = self._graph.nodes[self.selected] if self.selected else {"path": "", "name": ""}
+        return {
+            "delete": f"'{d['path']}' goes; its consumers will read its input.",
+            "add output": f"The output of '{d['path']}' becomes an extra output of the model.",
+            "remove output": f"The output of '{d['path']}' is no longer a model output; the "
+                             f"layers that fed only it go too.",
+            "inline": f"The layers of '{d['path']}' move into this model; its weights stay.",
+        }.get(action, "")
 
     def apply(self):
         """Do what the panel says to the selected layer (what the Apply button does).
@@ -345,26 +520,55 @@ class ModelEditor(widgets.VBox):
             self._error("Click a layer in the graph first.")
             return None
         data = self._graph.nodes[self.selected]
-        path, action = data["path"], self.action.value
         try:
-            if action == "delete":
-                edit = Edit("delete_layer", dict(target=path))
-            elif action == "rename":
-                edit = Edit("rename_layer", dict(target=path, new_name=self.new_name.value.strip()))
-            elif action == "replace":
-                edit = self._replace_edit(data)
-                if edit is None:
-                    self._note("Nothing to change: the fields are as the layer already is.")
-                    return None
-            else:
-                where = "after" if action == "insert after" else "before"
-                edit = Edit("insert_layer", {"layer": self.form.build(), where: self.selected})
+            edit = self._panel_edit(data, self.action.value)
+            if edit is None:
+                self._note("Nothing to change: the fields are as the layer already is.")
+                return None
             return self._apply(edit)
         except EditError as exc:
             self._error(str(exc), exc.layer)
         except Exception as exc:  # noqa: BLE001 - the panel never shows a raw traceback
             self._error(f"{type(exc).__name__}: {first_line(exc)}")
         return None
+
+    def _panel_edit(self, data, action, quiet=False):
+        """The :class:`Edit` the panel describes for the selected node, or ``None`` when it
+        would change nothing (or, ``quiet``, when a form has nothing picked or a required field
+        empty yet). Raises ``EditError`` for a field that does not parse."""
+        path, weights = data["path"], self.weights.value
+        if quiet and action in ("replace", "edit config", "replace all", "insert after",
+                                "insert before") and not self.form.complete():
+            return None
+        if action == "delete":
+            return Edit("delete_layer", dict(target=path))
+        if action == "rename":
+            return Edit("rename_layer", dict(target=path, new_name=self.new_name.value.strip()))
+        if action in ("replace", "edit config"):
+            return self._replace_edit(data)
+        if action in ("insert after", "insert before"):
+            where = "after" if action == "insert after" else "before"
+            return Edit("insert_layer", {"layer": self.form.build(), where: self.selected})
+        if action == "set input shape":
+            shape = parse_value("shape", self.input_shape.value)
+            if isinstance(shape, int):
+                shape = (shape,)
+            batch = self.batch_size.value.strip()
+            return Edit("set_input_shape", dict(
+                shape=shape, input=path, weights=weights,
+                batch_size=parse_value("batch size", batch) if batch else None))
+        if action == "replace all":
+            cls, kwargs = self.form.values()
+            kwargs.pop("name", None)  # each new layer keeps the name of the one it replaces
+            return Edit("replace_all", dict(match=type(data["layer"]),
+                                            factory=Rebuild(cls, kwargs), weights=weights))
+        if action == "add output":
+            return Edit("add_output", dict(target=self.selected))
+        if action == "remove output":
+            return Edit("remove_output", dict(output=self._outputs()[self.selected]))
+        if action == "inline":
+            return Edit("inline_model", dict(nested=path))
+        raise EditError(f"Unknown action '{action}'.")
 
     def _replace_edit(self, data):
         layer = data["layer"]
@@ -382,55 +586,81 @@ class ModelEditor(widgets.VBox):
 
     def _apply(self, edit):
         try:
-            result = self.history.apply(edit)
+            with self._busy(f"Rebuilding '{self.model.name}' ({len(self._graph)} nodes)…"):
+                result = self.history.apply(edit)
         except EditError as err:
             self._error(str(err), err.layer)  # the panel says it too; the model stays as it was
             raise
         self._refresh(result.report)
         return result.report
 
-    def replace_layer(self, target, new_layer, weights="auto"):
-        """:func:`keras_widget.replace_layer` on the current model; returns the report."""
-        return self._apply(Edit("replace_layer", dict(target=target, new_layer=new_layer,
-                                                      weights=weights)))
+    @contextlib.contextmanager
+    def _busy(self, text):
+        """While a long step runs: Apply and the history buttons are disabled (a second press
+        would queue a second edit) and the panel says what is running; both reach the browser
+        at once, before the step starts."""
+        buttons = (self.apply_button, self.undo_button, self.redo_button, self.reset_button,
+                   self.save_button)
+        states = [b.disabled for b in buttons]
+        for b in buttons:
+            b.disabled = True
+        self.status.value = (f"<div class='kw-busy' style='color:#525252;font-size:12px'>"
+                             f"<span class='kw-spinner'>⏳</span> {html.escape(text)}</div>")
+        try:
+            yield
+        finally:
+            for b, state in zip(buttons, states):
+                b.disabled = state
+            if "kw-busy" in self.status.value:
+                self.status.value = ""
 
-    def insert_layer(self, layer, after=None, before=None):
-        """:func:`keras_widget.insert_layer` on the current model; returns the report."""
-        return self._apply(Edit("insert_layer", dict(layer=layer, after=after, before=before)))
+    def save(self, path=None):
+        """Save the current model to a ``.keras`` file (``<model name>.keras`` in the working
+        directory when ``path`` is ``None``), load it back and compare outputs on a random
+        batch (:func:`keras_widget.saving.save_and_check`). Returns the ``SaveCheck``; raises
+        ``EditError`` saying what stops the model from being saved and how to fix it. What the
+        Save button does; the panel shows the result either way."""
+        path = path or f"{self.model.name}.keras"
+        try:
+            with self._busy(f"Saving '{self.model.name}' to {path} and loading it back…"):
+                check = save_and_check(self.model, path)
+        except EditError as err:
+            self._error(str(err))
+            raise
+        self._note(str(check))
+        return check
 
-    def delete_layer(self, target):
-        """:func:`keras_widget.delete_layer` on the current model; returns the report."""
-        return self._apply(Edit("delete_layer", dict(target=target)))
+    def export_svg(self, path=None):
+        """Write the whole graph as SVG through Graphviz (``<model name>.svg`` when ``path`` is
+        ``None``) and return the path. Raises ``EditError`` when Graphviz's ``dot`` program is
+        missing (``apt-get install graphviz``, ``conda install graphviz``)."""
+        path = path or f"{self.model.name}.svg"
+        try:
+            svg = to_graphviz_dot(self._graph).pipe(format="svg")
+        except Exception as exc:  # noqa: BLE001 - graphviz.ExecutableNotFound, mostly
+            err = EditError(f"The SVG could not be drawn: {first_line(exc)} (SVG export needs "
+                            f"Graphviz's 'dot' program: apt-get install graphviz, or conda "
+                            f"install graphviz).", cause=exc)
+            self._error(str(err))
+            raise err from None
+        with open(path, "wb") as f:
+            f.write(svg)
+        self._note(f"The graph of '{self.model.name}' ({len(self._graph)} nodes) was written "
+                   f"to {path}.")
+        return path
 
-    def edit_layer(self, target, weights="auto", **config):
-        """:func:`keras_widget.edit_layer` on the current model; returns the report."""
-        return self._apply(Edit("edit_layer", dict(target=target, weights=weights, **config)))
-
-    def rename_layer(self, target, new_name):
-        """:func:`keras_widget.rename_layer` on the current model; returns the report."""
-        return self._apply(Edit("rename_layer", dict(target=target, new_name=new_name)))
-
-    def set_input_shape(self, shape, input=None, batch_size=None, weights="auto"):
-        """:func:`keras_widget.set_input_shape` on the current model; returns the report."""
-        return self._apply(Edit("set_input_shape", dict(shape=shape, input=input,
-                                                        batch_size=batch_size, weights=weights)))
-
-    def replace_all(self, match, factory, weights="auto"):
-        """:func:`keras_widget.replace_all` on the current model; returns the report."""
-        return self._apply(Edit("replace_all", dict(match=match, factory=factory,
-                                                    weights=weights)))
-
-    def add_output(self, target):
-        """:func:`keras_widget.add_output` on the current model; returns the report."""
-        return self._apply(Edit("add_output", dict(target=target)))
-
-    def remove_output(self, output):
-        """:func:`keras_widget.remove_output` on the current model; returns the report."""
-        return self._apply(Edit("remove_output", dict(output=output)))
-
-    def inline_model(self, nested):
-        """:func:`keras_widget.inline_model` on the current model; returns the report."""
-        return self._apply(Edit("inline_model", dict(nested=nested)))
+    # One method per edit kind, derived from its record: the public function's arguments without
+    # the model, plus dry_run=True (the report the edit would give, nothing applied).
+    replace_layer = editor_method("replace_layer")
+    insert_layer = editor_method("insert_layer")
+    delete_layer = editor_method("delete_layer")
+    edit_layer = editor_method("edit_layer")
+    rename_layer = editor_method("rename_layer")
+    set_input_shape = editor_method("set_input_shape")
+    replace_all = editor_method("replace_all")
+    add_output = editor_method("add_output")
+    remove_output = editor_method("remove_output")
+    inline_model = editor_method("inline_model")
 
     # -- history -----------------------------------------------------------------------------
 
@@ -447,10 +677,24 @@ class ModelEditor(widgets.VBox):
         return done
 
     def reset(self):
-        """Back to the original model; the history is cleared."""
-        self.history.reset()
+        """Back to the original model, as a step in the history: :meth:`undo` takes it back.
+        Returns ``False`` when the model already is the original."""
+        done = self.history.reset()
         self.weights.value = "auto"
         self._refresh()
+        if done:
+            self._note("Back to the original model. Undo takes you back to where you were.")
+        return done
+
+    def go_to(self, step):
+        """Back (or forward) to a step of the history list: 0 is the original model, ``k`` the
+        model after the k-th edit (:meth:`History.steps`). What a pick in the history list
+        does. Raises ``EditError`` for a step that does not exist."""
+        try:
+            self.history.go_to(step)
+        except IndexError as exc:
+            raise EditError(str(exc)) from None
+        self._refresh(self.history.last.report if self.history.last else None)
 
     def to_code(self, name="model"):
         """The current model as functional-API source (:func:`keras_widget.to_code`); the edits
@@ -478,7 +722,10 @@ class ModelEditor(widgets.VBox):
         if len(added) <= 20:  # what an edit made is shown (a replace_all may make hundreds)
             self.view.reveal(added)
         self.find.options = list(self._graph)
-        self.summary.value = _pre(summary_text(self.model, self._graph))
+        self.parameters.value = parameters_html(self.model, getattr(self, "_drawn_model", None))
+        self._drawn_model = self.model  # what the next refresh compares its counts with
+        self.summary.set_title(0, f"model.summary(): {len(self.model.layers)} layers")
+        self._fill_summary()
         self.code_view.show(self.model)
         target = None
         if report is not None and len(report.added) == 1:
@@ -498,8 +745,27 @@ class ModelEditor(widgets.VBox):
             self.status.value = ""
         self.undo_button.disabled = len(self.history) == 0
         self.redo_button.disabled = not self.history.can_redo
-        self.reset_button.disabled = len(self.history) == 0
+        self.reset_button.disabled = self.model is self.original
+        steps = self.history.steps()
+        options = [(f"{k} · {text}", k) for k, text in steps]
+        with self.history_list.hold_sync():
+            self._quiet_history = True
+            try:
+                if list(self.history_list.options) != options:
+                    self.history_list.options = options
+                self.history_list.value = len(self.history)
+            finally:
+                self._quiet_history = False
+        self.history_list.disabled = len(steps) == 1
         self._show_action()
+
+    def _fill_summary(self):
+        """Keras's summary() table of the current model, where the summary box is open."""
+        if self.summary.selected_index is None or self._summary_of is self.model:
+            return
+        self.summary_table.value = (f"<div style='max-height:360px;overflow:auto'>"
+                                    f"{_pre(summary_text(self.model))}</div>")
+        self._summary_of = self.model
 
     def _error(self, message, layer=None):
         """Show a refusal; ``layer`` (a path), where the edit fails, is outlined in red."""
@@ -515,8 +781,84 @@ class ModelEditor(widgets.VBox):
         if "kw-error" in self.status.value:
             self.status.value = ""
 
+    def export_png(self, full=False, name=None):
+        """Have the browser download the canvas as a PNG (``<model name>.png``), or with
+        ``full`` the whole graph at a readable size (zoom 1). The panel says when it is
+        written. Nothing happens where the editor is not displayed."""
+        name = name or f"{self.model.name}{'-graph' if full else ''}.png"
+        self.view.png(name, full=full)
+
+    def _export_picked(self, change):
+        what = change["new"]
+        if not what:
+            return
+        if what == "svg":
+            self._quietly(self.export_svg)
+        else:
+            self.export_png(full=what == "png-full")
+        self.export.value = ""  # a menu: back to its title
+
+    def _key(self, key):
+        """A key pressed in the editor: undo, redo, or delete the selected layer, asked
+        first (a second Delete, or Apply, confirms)."""
+        if key == "undo":
+            self.undo()
+        elif key == "redo":
+            self.redo()
+        elif key == "delete" and self.selected is not None:
+            if "delete" not in self.action.options:
+                self._note(f"'{self.selected}' cannot be deleted. "
+                           f"{self.offered(self.selected)[1]}")
+            elif self._pending_delete == self.selected:
+                self._pending_delete = None
+                self.apply()
+            else:
+                self.action.value = "delete"
+                self._pending_delete = self.selected
+                self._note(f"Delete '{self.selected}'? Press Delete again, or Apply, to confirm.")
+
+    def _history_picked(self, change):
+        if not self._quiet_history and change["new"] is not None \
+                and change["new"] != len(self.history):
+            self.go_to(change["new"])
+
+    @staticmethod
+    def _quietly(step):
+        """A button's step: a refusal is already in the panel, a click never raises."""
+        try:
+            step()
+        except EditError:
+            pass
+
     def _note(self, message):
         self.status.value = _pre(message, "#525252")
+
+
+def _variable_text(variable):
+    """``"(3, 3, 64, 64)  mean 0.0012  std 0.059"`` for one variable."""
+    shape = tuple(variable.shape)
+    try:
+        value = np.asarray(variable.numpy(), dtype="float64")
+        stats = f"  mean {value.mean():.4g}  std {value.std():.4g}" if value.size else ""
+    except (TypeError, ValueError):  # a string or an uninitialized variable: no statistics
+        stats = ""
+    return f"{shape}{stats}"
+
+
+class Rebuild:
+    """The factory of a "replace all" made in the panel: ``Rebuild(cls, kwargs)(layer)`` is
+    ``cls(**kwargs, name=layer.name)``, so each new layer keeps the name (and so the weights,
+    where they fit) of the layer it replaces."""
+
+    def __init__(self, cls, kwargs):
+        self.cls, self.kwargs = cls, dict(kwargs)
+
+    def __call__(self, layer):
+        return self.cls(**self.kwargs, name=layer.name)
+
+    def __repr__(self):
+        args = "".join(f"{k}={v!r}, " for k, v in self.kwargs.items())
+        return f"lambda layer: {self.cls.__name__}({args}name=layer.name)"
 
 
 def _same_config(layer, changed):

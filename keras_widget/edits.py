@@ -1,23 +1,129 @@
-"""The edits a person can ask for: check the request, turn it into a plan, rebuild.
+"""The edits a person can ask for, one typed record each: its arguments, how it checks them, how
+it plans, how it is written as code.
+
+Each kind of edit is one planner function below, registered with :func:`edit_kind`: its signature
+after the model *is* the edit's arguments, its body checks them and writes a
+:class:`keras_widget.surgery.Plan` (raising ``EditError`` for a request that cannot give a valid
+model), and its docstring is the public function's. From that one :class:`EditKind` record come
+the public function (``kw.replace_layer``), the :class:`Edit` the editor and its history keep, the
+editor's method (:func:`editor_method`) and the edit's code (:meth:`EditKind.code_arguments`,
+written out by :mod:`keras_widget.history`).
 
 Each public function takes the source model first and returns an :class:`EditResult` with
-``.model`` (a new ``keras.Model``) and ``.report`` (:class:`EditReport`). Nothing here changes
-the source model. Every refusal is a :class:`EditError` raised before anything is built.
+``.model`` (a new ``keras.Model``) and ``.report`` (:class:`EditReport`); with ``dry_run=True``,
+``.model`` is ``None`` and the report is the one the edit would give. Nothing here changes the
+source model. Every refusal is a :class:`EditError` raised before anything is built.
 """
 from __future__ import annotations
 
 import inspect
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 from keras import tree
 
 from . import graph as g
-from .errors import EditError
-from .surgery import Delete, Plan, Reconfigure, Replace, rebuild
+from . import keras_internals as ki
+from .errors import EditError, first_line, surfaced
+from .signature import valid_config_keys
+from .surgery import Plan, rebuild
 from .weights import check_policy
+
+EDITS = {}  # public name -> EditKind, in the order of this file
+
+
+@dataclass(frozen=True)
+class EditKind:
+    """One kind of edit. ``planner(model, **arguments)`` checks the arguments and returns the
+    :class:`Plan`; its signature gives the arguments (the first one after the model is written
+    positionally in code, the others as keywords when they differ from their default) and its
+    docstring the public function's."""
+
+    name: str
+    planner: object
+
+    @property
+    def parameters(self):
+        """The edit's arguments after the model: ``{name: inspect.Parameter}``."""
+        params = list(inspect.signature(self.planner).parameters.values())[1:]
+        return {p.name: p for p in params}
+
+    def check_arguments(self, model, args):
+        """Raise ``EditError`` when ``args`` do not fit the edit's signature."""
+        try:
+            inspect.signature(self.planner).bind(model, **args)
+        except TypeError as exc:
+            raise EditError(f"{self.name}: {exc}.", cause=exc) from None
+
+    def plan(self, model, args):
+        self.check_arguments(model, args)
+        return self.planner(model, **args)
+
+    def code_arguments(self, args):
+        """``[(keyword or None, value)]``: how the arguments are written in a call, the first one
+        positionally, the others by keyword, leaving out those at their default."""
+        params = self.parameters
+        first = next(iter(params), None)
+        out = [(None, args[first])] if first in args else []
+        for key, value in args.items():
+            if key == first:
+                continue
+            p = params.get(key)
+            default = p.default if p is not None else inspect.Parameter.empty
+            if default is not inspect.Parameter.empty and isinstance(value, (str, type(None))) \
+                    and value == default:
+                continue
+            out.append((key, value))
+        return out
+
+    def function(self):
+        """The public function: ``fn(model, *arguments, dry_run=False)`` → ``EditResult``."""
+        sig = inspect.signature(self.planner)
+        params = list(sig.parameters.values())
+        dry = inspect.Parameter("dry_run", inspect.Parameter.KEYWORD_ONLY, default=False)
+        at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+        public_sig = sig.replace(parameters=params[:at] + [dry] + params[at:])
+
+        def edit(model, *args, dry_run=False, **kwargs):
+            try:
+                bound = sig.bind(model, *args, **kwargs)
+            except TypeError as exc:
+                raise surfaced(EditError(f"{self.name}: {exc}.", cause=exc))
+            return Edit(self.name, _arguments(bound)).apply(model, dry_run=dry_run)
+
+        edit.__name__ = edit.__qualname__ = self.name
+        edit.__doc__ = self.planner.__doc__.rstrip() + _DRY_RUN_DOC
+        edit.__signature__ = public_sig
+        edit.__module__ = __name__
+        return edit
+
+
+_DRY_RUN_DOC = """
+
+    ``dry_run=True``: nothing is built and no weight memory is allocated; the ``EditResult``'s
+    ``.model`` is ``None`` and its ``.report`` is exactly what the edit would report (or the same
+    ``EditError`` is raised).
+    """
+
+
+def _arguments(bound):
+    """The bound arguments after the model as one dict (``**config`` flattened)."""
+    out = {}
+    for name, value in list(bound.arguments.items())[1:]:
+        if bound.signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(value)
+        else:
+            out[name] = value
+    return out
+
+
+def edit_kind(planner):
+    """Register ``planner`` (named ``_<public name>``) as an edit kind."""
+    kind = EditKind(planner.__name__.lstrip("_"), planner)
+    EDITS[kind.name] = kind
+    return planner
 
 
 @dataclass
@@ -27,22 +133,94 @@ class Edit:
 
     kind: str
     args: dict
+    # (model, Plan) of the last dry run: the real edit on the same model reuses that plan, so
+    # what a preview showed is what Apply does (a replace_all factory is not asked twice).
+    _planned: tuple = field(default=None, repr=False, compare=False)
 
-    def apply(self, model):
-        planner = PLANNERS.get(self.kind)
+    @property
+    def record(self):
+        """The :class:`EditKind` of this edit; ``EditError`` if there is none."""
+        kind = EDITS.get(self.kind)
+        if kind is None:
+            raise EditError(f"There is no edit '{self.kind}'; edits: {', '.join(EDITS)}.")
+        return kind
+
+    def apply(self, model, dry_run=False):
+        """Run the edit on ``model``: an ``EditResult`` whose ``.edit`` is this edit. With
+        ``dry_run=True`` its ``.model`` is ``None``: nothing is built for real, the report is
+        the one the edit would give, and the same ``EditError`` is raised.
+
+        Every exception from user or library code met on the way (a layer's ``get_config``, a
+        factory, Keras itself) becomes an ``EditError`` naming the edit, with the original as
+        ``.cause``."""
         try:
-            if planner is None:
-                raise EditError(f"There is no edit '{self.kind}'; edits: {', '.join(PLANNERS)}.")
-            try:
-                inspect.signature(planner).bind(model, **self.args)
-            except TypeError as exc:
-                raise EditError(f"{self.kind}: {exc}.") from None
-            result = planner(model, **self.args)
+            kind = self.record
+            if self._planned is not None and self._planned[0] is model:
+                plan = self._planned[1]
+            else:
+                plan = kind.plan(model, self.args)
+            self._planned = (model, plan) if dry_run else None
+            result = rebuild(model, plan, dry_run=dry_run)
         except EditError as err:
-            # The sentence is the message: no trail through this package's internals either.
-            raise err.with_traceback(None) from None
+            raise surfaced(err)
+        except Exception as exc:  # noqa: BLE001 - nothing but EditError leaves an edit
+            raise surfaced(EditError(
+                f"{self._call()} failed: {first_line(exc)} ({type(exc).__name__}, raised by "
+                f"{_raised_in(exc)}).", target=self._target(), cause=exc))
         result.edit = self
         return result
+
+    def preview(self, model):
+        """The :class:`EditReport` the edit would give on ``model`` (a dry run)."""
+        return self.apply(model, dry_run=True).report
+
+    def _target(self):
+        for key in ("target", "nested", "after", "before", "output"):
+            if self.args.get(key) is not None:
+                return str(self.args[key])
+        return None
+
+    def _call(self):
+        target = self._target()
+        return f"{self.kind}({target!r})" if target else self.kind
+
+
+def _raised_in(exc):
+    """Where an exception came from: the innermost frame's function and file name."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "unknown code"
+    code = tb.tb_frame.f_code
+    return f"{code.co_name} in {code.co_filename.rsplit('/', 1)[-1]}"
+
+
+def editor_method(kind_name):
+    """An editor method for the edit ``kind_name``, derived from its record: the public
+    function's arguments without the model, plus ``dry_run``; it calls ``self._apply(edit)``
+    (or returns ``self.history.preview(edit)`` in a dry run) and returns the ``EditReport``."""
+    kind = EDITS[kind_name]
+    public = kind.function()
+    sig = inspect.signature(public)
+    params = [p for p in sig.parameters.values()]
+    params[0] = params[0].replace(name="self")
+
+    def method(self, *args, dry_run=False, **kwargs):
+        try:
+            bound = inspect.signature(kind.planner).bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise surfaced(EditError(f"{kind.name}: {exc}.", cause=exc))
+        edit = Edit(kind.name, _arguments(bound))
+        if dry_run:
+            return self.history.preview(edit)
+        return self._apply(edit)
+
+    method.__name__ = method.__qualname__ = kind.name
+    method.__doc__ = (f":func:`keras_widget.{kind.name}` on the current model; returns the "
+                      f"report. ``dry_run=True``: the report it would give, nothing applied.")
+    method.__signature__ = sig.replace(parameters=params)
+    return method
 
 
 def _site_nodes(model, target, what):
@@ -98,7 +276,21 @@ def _one_tensor(node, which):
     return len(g.primary_inputs(node) if which == "input" else node.outputs) == 1
 
 
+@edit_kind
 def _replace_layer(model, target, new_layer, weights="auto"):
+    """Replace the layer at ``target`` by ``new_layer``, at every call site if it is shared.
+
+    ``target``: a layer path (``"d2"``, ``"outer/inner"``). ``new_layer``: a keras layer; a copy
+    of it goes into the new model (the object you pass is not used, so it can be reused).
+    ``weights``: ``"auto"`` copies each of the target's variables whose name and shape fit the
+    new layer, ``"reinit"`` copies none, ``"keep"`` raises ``EditError`` unless all fit. If
+    ``new_layer`` is already built, its own weights are copied first. Layers downstream whose
+    input shape changed keep what still fits and are reported in ``report.reinitialized``.
+
+    Returns an ``EditResult`` (``.model``, ``.report``). Raises ``EditError`` (nothing built) if
+    the target does not exist, is an input layer, the new name is taken, or the new layer's output
+    does not fit its consumers (the message names the layer where it fails and the shapes).
+    """
     what = f"replace_layer({target!r})"
     check_policy(weights)
     _check_layer(new_layer, what)
@@ -109,11 +301,25 @@ def _replace_layer(model, target, new_layer, weights="auto"):
     if new_layer.name != op.name:
         _check_new_name(model, target, new_layer.name, what, replacing=op.name)
     plan = Plan(what, target=target)
-    plan.layers[id(op)] = Replace(new_layer, weights)
-    return rebuild(model, plan)
+    plan.replace(op, new_layer, weights)
+    return plan
 
 
+@edit_kind
 def _insert_layer(model, layer, after=None, before=None):
+    """Insert ``layer`` after or before a layer or one call site.
+
+    ``after=x``: every consumer of x's output (model outputs included) now reads ``layer``'s
+    output. ``x`` may be a layer path, or the node id ``"name#k"`` of one call of a shared layer;
+    a shared layer's name means after every call (the inserted layer is then shared by them).
+    ``before=x``: ``layer`` sits on x's input, only x reads it; refused when x takes several input
+    tensors (insert after one of them instead). The inserted layer is fresh (or keeps its own
+    weights if it was built) and is listed in ``report.added``. Inside a nested model that is
+    called several times, an insert applies to every call (the nested model has one graph).
+
+    Raises ``EditError`` (nothing built) for a missing target, a taken name, or shapes that do not
+    fit.
+    """
     if (after is None) == (before is None):
         raise EditError("insert_layer: give exactly one of after= or before=.")
     where = after if after is not None else before
@@ -134,7 +340,7 @@ def _insert_layer(model, layer, after=None, before=None):
                             f"Insert after it instead.", target=where)
         for node in nodes:
             if not _one_tensor(node, "input"):
-                parents = ", ".join(t._keras_history.operation.name for t in g.primary_inputs(node))
+                parents = ", ".join(ki.producer(t).name for t in g.primary_inputs(node))
                 raise EditError(f"{what}: '{where}' takes {len(g.primary_inputs(node))} input tensors; "
                                 f"insert after one of its inputs instead ({parents}).",
                                 target=where)
@@ -142,11 +348,18 @@ def _insert_layer(model, layer, after=None, before=None):
         plan.notes.append(f"'{path}' is called {len(nodes)} times: '{layer.name}' was inserted "
                           f"{side} every call and is shared by them.")
     for node in nodes:
-        getattr(plan, side).setdefault(id(node), []).append(layer)
-    return rebuild(model, plan)
+        (plan.insert_after if side == "after" else plan.insert_before)(node, layer)
+    return plan
 
 
+@edit_kind
 def _delete_layer(model, target):
+    """Delete the layer at ``target``: its consumers read its input instead.
+
+    If the layer is an output, its input becomes that output. A shared layer is deleted at every
+    call. Refused with ``EditError`` for input layers, layers with several input tensors or
+    several outputs, and when the consumers cannot take the input's shape.
+    """
     what = f"delete_layer({target!r})"
     _, op, nodes = _site_nodes(model, target, what)
     if "#" in target:
@@ -164,26 +377,21 @@ def _delete_layer(model, target):
             raise EditError(f"{what}: '{target}' has {len(node.outputs)} outputs; only a layer with "
                             f"one output can be deleted.", target=target)
     plan = Plan(what, target=target)
-    plan.layers[id(op)] = Delete()
+    plan.delete(op)
     if not isinstance(op, keras.layers.Layer):
         plan.notes.append(f"The keras.ops operation '{target}' was removed.")
-    return rebuild(model, plan)
+    return plan
 
 
-def valid_config_keys(layer):
-    """The keys ``edit_layer`` accepts for ``layer``: its config's and its constructor's."""
-    keys = set()
-    try:
-        keys |= set(layer.get_config())
-    except NotImplementedError:
-        pass
-    params = inspect.signature(type(layer).__init__).parameters
-    keys |= {k for k, p in params.items()
-             if k != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-    return keys
-
-
+@edit_kind
 def _edit_layer(model, target, weights="auto", **config):
+    """Rebuild the layer at ``target`` with some of its config changed, e.g. ``units=128``.
+
+    Unlike setting attributes on a built layer, this really takes effect (a new activation,
+    dropout rate or regularizer is used by ``predict`` and ``fit``). Keys are the layer's config
+    keys and constructor arguments; an unknown key raises ``EditError`` listing the valid ones.
+    ``weights`` as in :func:`replace_layer`.
+    """
     what = f"edit_layer({target!r})"
     check_policy(weights)
     _, op = g.find_layer(model, target)
@@ -212,11 +420,14 @@ def _edit_layer(model, target, weights="auto", **config):
     plan = Plan(what, target=target)
     # numpy scalars (np.int64(4) from a computation) are what Keras's own checks refuse.
     config = {k: v.item() if isinstance(v, np.generic) else v for k, v in config.items()}
-    plan.layers[id(op)] = Reconfigure(config, weights)
-    return rebuild(model, plan)
+    plan.reconfigure(op, config, weights)
+    return plan
 
 
+@edit_kind
 def _rename_layer(model, target, new_name):
+    """Rename the layer at ``target`` (weights copied). The new path is reported as added and
+    the old one as removed. Raises ``EditError`` if ``new_name`` is taken in the same model."""
     what = f"rename_layer({target!r}, {new_name!r})"
     _check_name(new_name, what)
     _, op = g.find_layer(model, target)
@@ -224,13 +435,23 @@ def _rename_layer(model, target, new_name):
         raise EditError(f"{what}: the layer is already called '{new_name}'.", target=target)
     _check_new_name(model, target, new_name, what)
     plan = Plan(what, target=target)
-    plan.layers[id(op)] = Reconfigure({"name": new_name})
+    plan.reconfigure(op, {"name": new_name})
     prefix = target.rsplit("/", 1)[0] + "/" if "/" in target else ""
     plan.notes.append(f"'{target}' is now '{prefix}{new_name}' (weights copied).")
-    return rebuild(model, plan)
+    return plan
 
 
+@edit_kind
 def _set_input_shape(model, shape, input=None, batch_size=None, weights="auto"):
+    """Give an input a new shape; every layer is rebuilt for it, nested models included.
+
+    ``shape``: the shape **without** the batch axis, e.g. ``(128, 128, 1)``; ``None`` for a free
+    axis. ``input``: which input (name or index) when there are several. ``batch_size``: fixes
+    the batch axis (a stateful RNN needs it); ``None`` leaves it free. ``weights``: ``"auto"``
+    keeps every variable whose shape still fits (convolutions usually do, a ``Dense`` after a
+    ``Flatten`` usually does not); ``"keep"`` raises ``EditError`` unless every one fits;
+    ``"reinit"`` copies none.
+    """
     def axis(d):
         return d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0)
 
@@ -243,7 +464,7 @@ def _set_input_shape(model, shape, input=None, batch_size=None, weights="auto"):
     if batch_size is not None and not (axis(batch_size)):
         raise EditError(f"{what}: batch_size must be a positive int or None; got {batch_size!r}.")
     fm = g.require_functional(model)
-    names = [t._keras_history.operation.name for t in fm.inputs]
+    names = [ki.producer(t).name for t in fm.inputs]
     if input is None:
         if len(names) != 1:
             raise EditError(f"{what}: the model has {len(names)} inputs ({', '.join(names)}); "
@@ -259,8 +480,8 @@ def _set_input_shape(model, shape, input=None, batch_size=None, weights="auto"):
     else:
         raise EditError(f"{what}: there is no input {input!r}; inputs: {', '.join(names)}.")
     plan = Plan(what, target=names[index], default_policy=weights)
-    plan.input_shapes[names[index]] = (None if batch_size is None else int(batch_size),) + dims
-    return rebuild(model, plan)
+    plan.reshape_input(names[index], (None if batch_size is None else int(batch_size),) + dims)
+    return plan
 
 
 def _matcher(match):
@@ -273,7 +494,16 @@ def _matcher(match):
                     f"predicate taking a layer; got {match!r}.")
 
 
+@edit_kind
 def _replace_all(model, match, factory, weights="auto"):
+    """Replace every layer that ``match``es by ``factory(layer)``, in one rebuild.
+
+    ``match``: a layer class, a tuple of classes, or a predicate ``layer -> bool``; nested models'
+    layers are visited too. ``factory(layer)`` receives the source layer (do not change it) and
+    returns the new layer, or ``None`` to delete the match. What it returns is copied, so the
+    result shares no variable with the source even when it wraps the source layer.
+    ``weights`` as in :func:`replace_layer`, for every match.
+    """
     what = "replace_all"
     check_policy(weights)
     test = _matcher(match)
@@ -283,7 +513,7 @@ def _replace_all(model, match, factory, weights="auto"):
     plan = Plan(what)
     skip_under, matched = [], []
     for path, layer in g.iter_layers(model):
-        if isinstance(layer, keras.layers.InputLayer) or id(layer) in plan.layers:
+        if isinstance(layer, keras.layers.InputLayer) or plan.has(layer):
             continue
         if any(path.startswith(p + "/") for p in skip_under):
             continue
@@ -298,13 +528,13 @@ def _replace_all(model, match, factory, weights="auto"):
                     raise EditError(f"replace_all: the factory returned None for '{path}', but "
                                     f"it has several input or output tensors, so it cannot be "
                                     f"deleted.", target=path)
-            plan.layers[id(layer)] = Delete()
+            plan.delete(layer)
         else:
             _check_layer(new, f"replace_all: the factory's result for '{path}'")
             if new.name != layer.name:
                 _check_new_name(model, path, new.name, f"replace_all ('{path}')",
                                 replacing=layer.name)
-            plan.layers[id(layer)] = Replace(new, weights)
+            plan.replace(layer, new, weights)
         matched.append(path)
         if g.is_nested_model(layer):
             skip_under.append(path)
@@ -312,19 +542,25 @@ def _replace_all(model, match, factory, weights="auto"):
         plan.notes.append("No layer matched: the new model is a copy of the source.")
     else:
         plan.target = ", ".join(matched)
-    return rebuild(model, plan)
+    return plan
 
 
 def _output_entries(model):
     """``[(key, tensor)]`` for the model's outputs: dict keys, or indices for a list/single."""
     fm = g.require_functional(model)
-    struct = fm._outputs_struct
+    struct = ki.outputs_struct(fm)
     if isinstance(struct, dict):
         return list(struct.items())
     return list(enumerate(tree.flatten(struct)))
 
 
+@edit_kind
 def _add_output(model, target):
+    """Make the output of the layer (or call site ``"name#k"``) at ``target`` an extra output.
+
+    Dict outputs get the layer name as key; a single output becomes a list. A layer inside a
+    nested model must be inlined first (:func:`inline_model`).
+    """
     what = f"add_output({target!r})"
     path, op, nodes = _site_nodes(model, target, what)
     if "/" in path:
@@ -337,7 +573,7 @@ def _add_output(model, target):
                         target=target)
     (node,) = nodes
     fm = g.require_functional(model)
-    struct = fm._outputs_struct
+    struct = ki.outputs_struct(fm)
     existing = {id(t) for t in fm.outputs}
     new_tensors = [t for t in node.outputs if id(t) not in existing]
     if not new_tensors:
@@ -354,14 +590,20 @@ def _add_output(model, target):
     else:
         new_struct = list(tree.flatten(struct)) + new_tensors
     plan = Plan(what, target=target)
-    plan.outputs = new_struct
-    return rebuild(model, plan)
+    plan.set_outputs(new_struct)
+    return plan
 
 
+@edit_kind
 def _remove_output(model, output):
+    """Remove an output, by its dict key, its index or the name of the layer that produces it.
+
+    Layers that then feed no output are removed (listed in ``report.removed``). Dict keys of the
+    remaining outputs are kept; a list output with one entry left becomes a single output.
+    """
     what = f"remove_output({output!r})"
     fm = g.require_functional(model)
-    struct = fm._outputs_struct
+    struct = ki.outputs_struct(fm)
     entries = _output_entries(model)
     if len(entries) < 2:
         raise EditError(f"{what}: the model has only one output; there would be nothing left.")
@@ -375,12 +617,12 @@ def _remove_output(model, output):
         key = output
     else:
         for k, t in entries:
-            if t._keras_history.operation.name == output:
+            if ki.producer(t).name == output:
                 key = k
                 break
     if key is None:
         names = [f"{k!r}" if isinstance(struct, dict) else
-                 f"{i} ({t._keras_history.operation.name})" for i, (k, t) in enumerate(entries)]
+                 f"{i} ({ki.producer(t).name})" for i, (k, t) in enumerate(entries)]
         raise EditError(f"{what}: no such output; outputs: {', '.join(names)}.")
     if isinstance(struct, dict):
         new_struct = {k: t for k, t in struct.items() if k != key}
@@ -388,11 +630,18 @@ def _remove_output(model, output):
         rest = [t for k, t in entries if k != key]
         new_struct = rest[0] if len(rest) == 1 else rest
     plan = Plan(what, target=str(output))
-    plan.outputs = new_struct
-    return rebuild(model, plan)
+    plan.set_outputs(new_struct)
+    return plan
 
 
+@edit_kind
 def _inline_model(model, nested):
+    """Move the layers of the nested model at ``nested`` into the graph that calls it.
+
+    Weights are kept; the layers' paths lose the ``"nested/"`` prefix (reported as added, the old
+    paths as removed), so they can be tapped, edited and used as outputs. Raises ``EditError``
+    when a name would clash with a layer of the enclosing model.
+    """
     what = f"inline_model({nested!r})"
     container, op = g.find_layer(model, nested)
     if not g.is_nested_model(op):
@@ -406,143 +655,24 @@ def _inline_model(model, nested):
         raise EditError(f"{what}: the enclosing model already has layers named "
                         f"{', '.join(map(repr, clash))}; rename them first.", target=nested)
     plan = Plan(what, target=nested)
-    plan.inline.add(id(op))
+    plan.inline(op)
     prefix = nested.rsplit("/", 1)[0] + "/" if "/" in nested else ""
     plan.notes.append(f"The layers of '{nested}' moved to "
                       f"{('nested model ' + repr(prefix[:-1])) if prefix else 'the outer model'} "
                       f"with their weights (paths '{nested}/<layer>' are now '{prefix}<layer>').")
-    return rebuild(model, plan)
-
-
-PLANNERS = {
-    "replace_layer": _replace_layer,
-    "insert_layer": _insert_layer,
-    "delete_layer": _delete_layer,
-    "edit_layer": _edit_layer,
-    "rename_layer": _rename_layer,
-    "set_input_shape": _set_input_shape,
-    "replace_all": _replace_all,
-    "add_output": _add_output,
-    "remove_output": _remove_output,
-    "inline_model": _inline_model,
-}
+    return plan
 
 
 # ---------------------------------------------------------------------------------------------
-# The public API.
+# The public API: one function per record.
 
-
-def replace_layer(model, target, new_layer, weights="auto"):
-    """Replace the layer at ``target`` by ``new_layer``, at every call site if it is shared.
-
-    ``target``: a layer path (``"d2"``, ``"outer/inner"``). ``new_layer``: a keras layer; a copy
-    of it goes into the new model (the object you pass is not used, so it can be reused).
-    ``weights``: ``"auto"`` copies each of the target's variables whose name and shape fit the
-    new layer, ``"reinit"`` copies none, ``"keep"`` raises ``EditError`` unless all fit. If
-    ``new_layer`` is already built, its own weights are copied first. Layers downstream whose
-    input shape changed keep what still fits and are reported in ``report.reinitialized``.
-
-    Returns an ``EditResult`` (``.model``, ``.report``). Raises ``EditError`` (nothing built) if
-    the target does not exist, is an input layer, the new name is taken, or the new layer's output
-    does not fit its consumers (the message names the layer where it fails and the shapes).
-    """
-    return Edit("replace_layer", dict(target=target, new_layer=new_layer,
-                                      weights=weights)).apply(model)
-
-
-def insert_layer(model, layer, after=None, before=None):
-    """Insert ``layer`` after or before a layer or one call site.
-
-    ``after=x``: every consumer of x's output (model outputs included) now reads ``layer``'s
-    output. ``x`` may be a layer path, or the node id ``"name#k"`` of one call of a shared layer;
-    a shared layer's name means after every call (the inserted layer is then shared by them).
-    ``before=x``: ``layer`` sits on x's input, only x reads it; refused when x takes several input
-    tensors (insert after one of them instead). The inserted layer is fresh (or keeps its own
-    weights if it was built) and is listed in ``report.added``. Inside a nested model that is
-    called several times, an insert applies to every call (the nested model has one graph).
-
-    Raises ``EditError`` (nothing built) for a missing target, a taken name, or shapes that do not
-    fit.
-    """
-    return Edit("insert_layer", dict(layer=layer, after=after, before=before)).apply(model)
-
-
-def delete_layer(model, target):
-    """Delete the layer at ``target``: its consumers read its input instead.
-
-    If the layer is an output, its input becomes that output. A shared layer is deleted at every
-    call. Refused with ``EditError`` for input layers, layers with several input tensors or
-    several outputs, and when the consumers cannot take the input's shape.
-    """
-    return Edit("delete_layer", dict(target=target)).apply(model)
-
-
-def edit_layer(model, target, weights="auto", **config):
-    """Rebuild the layer at ``target`` with some of its config changed, e.g. ``units=128``.
-
-    Unlike setting attributes on a built layer, this really takes effect (a new activation,
-    dropout rate or regularizer is used by ``predict`` and ``fit``). Keys are the layer's config
-    keys and constructor arguments; an unknown key raises ``EditError`` listing the valid ones.
-    ``weights`` as in :func:`replace_layer`.
-    """
-    return Edit("edit_layer", dict(target=target, weights=weights, **config)).apply(model)
-
-
-def rename_layer(model, target, new_name):
-    """Rename the layer at ``target`` (weights copied). The new path is reported as added and
-    the old one as removed. Raises ``EditError`` if ``new_name`` is taken in the same model."""
-    return Edit("rename_layer", dict(target=target, new_name=new_name)).apply(model)
-
-
-def set_input_shape(model, shape, input=None, batch_size=None, weights="auto"):
-    """Give an input a new shape; every layer is rebuilt for it, nested models included.
-
-    ``shape``: the shape **without** the batch axis, e.g. ``(128, 128, 1)``; ``None`` for a free
-    axis. ``input``: which input (name or index) when there are several. ``batch_size``: fixes
-    the batch axis (a stateful RNN needs it); ``None`` leaves it free. ``weights``: ``"auto"``
-    keeps every variable whose shape still fits (convolutions usually do, a ``Dense`` after a
-    ``Flatten`` usually does not); ``"keep"`` raises ``EditError`` unless every one fits;
-    ``"reinit"`` copies none.
-    """
-    return Edit("set_input_shape", dict(shape=shape, input=input, batch_size=batch_size,
-                                        weights=weights)).apply(model)
-
-
-def replace_all(model, match, factory, weights="auto"):
-    """Replace every layer that ``match``es by ``factory(layer)``, in one rebuild.
-
-    ``match``: a layer class, a tuple of classes, or a predicate ``layer -> bool``; nested models'
-    layers are visited too. ``factory(layer)`` receives the source layer (do not change it) and
-    returns the new layer, or ``None`` to delete the match. What it returns is copied, so the
-    result shares no variable with the source even when it wraps the source layer.
-    ``weights`` as in :func:`replace_layer`, for every match.
-    """
-    return Edit("replace_all", dict(match=match, factory=factory, weights=weights)).apply(model)
-
-
-def add_output(model, target):
-    """Make the output of the layer (or call site ``"name#k"``) at ``target`` an extra output.
-
-    Dict outputs get the layer name as key; a single output becomes a list. A layer inside a
-    nested model must be inlined first (:func:`inline_model`).
-    """
-    return Edit("add_output", dict(target=target)).apply(model)
-
-
-def remove_output(model, output):
-    """Remove an output, by its dict key, its index or the name of the layer that produces it.
-
-    Layers that then feed no output are removed (listed in ``report.removed``). Dict keys of the
-    remaining outputs are kept; a list output with one entry left becomes a single output.
-    """
-    return Edit("remove_output", dict(output=output)).apply(model)
-
-
-def inline_model(model, nested):
-    """Move the layers of the nested model at ``nested`` into the graph that calls it.
-
-    Weights are kept; the layers' paths lose the ``"nested/"`` prefix (reported as added, the old
-    paths as removed), so they can be tapped, edited and used as outputs. Raises ``EditError``
-    when a name would clash with a layer of the enclosing model.
-    """
-    return Edit("inline_model", dict(nested=nested)).apply(model)
+replace_layer = EDITS["replace_layer"].function()
+insert_layer = EDITS["insert_layer"].function()
+delete_layer = EDITS["delete_layer"].function()
+edit_layer = EDITS["edit_layer"].function()
+rename_layer = EDITS["rename_layer"].function()
+set_input_shape = EDITS["set_input_shape"].function()
+replace_all = EDITS["replace_all"].function()
+add_output = EDITS["add_output"].function()
+remove_output = EDITS["remove_output"].function()
+inline_model = EDITS["inline_model"].function()

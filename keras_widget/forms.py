@@ -7,16 +7,19 @@ ever evaluated as code.
 from __future__ import annotations
 
 import ast
+import html
 import inspect
 import re
+import sys
+from typing import NamedTuple
 
 import ipywidgets as widgets
-from ipywidgets.widgets.widget_string import TextStyle
 import keras
 
-from .clone import first_line
-from .errors import EditError
+from .arguments import REQUIRED, Argument, arguments
+from .errors import EditError, first_line
 from .graph import category_of_class
+from .signature import constructor_params
 
 # Required arguments that take objects (a layer, a cell, a function), which a text field cannot.
 _OBJECT_ARGS = {"layer", "cell", "cells", "module", "call_fn", "function", "filepath", "layers"}
@@ -25,14 +28,6 @@ _CATEGORY_ORDER = ["convolution", "dense", "normalization", "activation", "pooli
                    "reshape", "recurrent", "attention", "regularization", "preprocessing", "other",
                    "custom"]
 _BAREWORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-
-
-def constructor_params(cls):
-    """``[(name, default)]`` of ``cls.__init__`` (``inspect.Parameter.empty`` when required),
-    without ``self`` and ``*args``/``**kwargs``."""
-    params = inspect.signature(cls.__init__).parameters
-    return [(k, p.default) for k, p in params.items()
-            if k != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
 
 
 def _formable(cls):
@@ -64,6 +59,15 @@ def catalog(extra=()):
     return {c: groups[c] for c in _CATEGORY_ORDER if c in groups}
 
 
+def notebook_layers():
+    """The ``keras.layers.Layer`` subclasses defined in the notebook (or script) itself, that
+    is in ``__main__`` (models left out)."""
+    main = sys.modules.get("__main__")
+    return [obj for obj in vars(main).values() if isinstance(obj, type)
+            and issubclass(obj, keras.layers.Layer) and not issubclass(obj, keras.Model)
+            and obj.__module__ == "__main__"] if main else []
+
+
 def value_text(value):
     """How a value is shown in a field: bare words for plain strings, Python literals otherwise.
     Serialized Keras objects are shown without their ``module``/``registered_name`` noise."""
@@ -89,10 +93,22 @@ def parse_value(name, text):
                     f"quoted string ('same'), a tuple ((3, 3)), True/False or None.")
 
 
-class LayerForm:
-    """A searchable layer-class picker and one text field per constructor argument.
+class Field(NamedTuple):
+    """One argument's field: its ``widget``, what it showed when filled (``shown``), the value
+    behind that (``value``), the constructor's ``default`` and the :class:`Argument`."""
 
-    :meth:`set_target` prefills the form for a clicked layer; in ``"replace"`` mode the picker
+    widget: object
+    shown: object
+    value: object
+    default: object
+    argument: Argument
+
+
+class LayerForm:
+    """A searchable layer-class picker and one typed field per constructor argument.
+
+    The picker offers ``keras.layers``, ``extra_classes`` and the Layer subclasses defined in
+    the notebook itself (``__main__``), under "custom". :meth:`set_target` prefills the form for a clicked layer; in ``"replace"`` mode the picker
     shows the layer's class and the fields its config (to replace or edit it), in ``"insert"``
     mode the fields show the picked class's defaults and a fresh name (merge layers, which need
     several inputs, are not offered there). :meth:`values` returns ``(class, {argument: value})``
@@ -101,7 +117,7 @@ class LayerForm:
     """
 
     def __init__(self, extra_classes=(), name_for=None):
-        self.groups = catalog(extra_classes)
+        self.groups = catalog(list(extra_classes) + notebook_layers())
         # name_for(cls) -> a fresh layer name for a new layer of that class
         self.name_for = name_for or (lambda cls: None)
         self.mode = "replace"
@@ -113,19 +129,29 @@ class LayerForm:
                                      layout=widgets.Layout(width="96%"))
         self.fields_box = widgets.VBox(layout=widgets.Layout(max_height="260px",
                                                              overflow="auto"))
-        self.widget = widgets.VBox([widgets.HTML("<b>Layer class</b>"), self.search, self.picker,
-                                    widgets.HTML("<b>Arguments</b>"), self.fields_box])
+        self._picker_part = [widgets.HTML("<b>Layer class</b>"), self.search, self.picker]
+        self._fields_part = [widgets.HTML("<b>Arguments</b>"), self.fields_box]
+        self.widget = widgets.VBox(self._picker_part + self._fields_part)
         # CSS classes: stable handles for the browser tests (and for people's own styling).
         self.search.add_class("kw-search")
         self.picker.add_class("kw-picker")
         self.fields_box.add_class("kw-fields")
-        # argument -> (Text widget, text shown at first, value behind it, constructor default)
-        self.fields = {}
-        # Field widgets are reused from click to click (a new Text per argument per click would
-        # leave hundreds of widgets open in the kernel and the browser); the hint is one widget.
-        self._pool = []
+        self.fields = {}  # argument -> Field
+        self._rows = []
+        # Field widgets are reused from click to click (a new widget per argument per click would
+        # leave hundreds of widgets open in the kernel and the browser); the hint and the
+        # message about a bad value are one widget each.
+        self._pool = {}  # widget class -> [widget, ...]
+        self._field_styles = {}  # widget class -> (its style, its layout), shared by the pool
+        # Made with the form, so that a click only fills them: enough for any keras.layers
+        # class (ConvLSTM1D has 14 choices, GRU 7 booleans, MelSpectrogram 12 other arguments).
+        for kind, n in ((widgets.Text, 16), (widgets.Dropdown, 14), (widgets.Checkbox, 7)):
+            self._grow(kind, n)
         self._hint = widgets.HTML()
+        self._field_error = widgets.HTML()
         self._quiet = False  # while the list's options are being replaced
+        self._filling = False  # while fields are being filled (not a person typing)
+        self.on_change = None  # called with no argument when a field or the pick changes
         self.search.observe(lambda change: self._refresh_options(), names="value")
         self.picker.observe(self._picked, names="value")
         self._show(None)
@@ -158,6 +184,11 @@ class LayerForm:
     def _picked(self, change):
         if not self._quiet:
             self._show(change["new"])
+            self._changed(None)
+
+    def _changed(self, _change):
+        if not self._filling and self.on_change is not None:
+            self.on_change()
 
     def _choose(self, name):
         if name is not None and name not in [v for _, v in self.picker.options]:
@@ -176,12 +207,16 @@ class LayerForm:
                 hint = (f"{type(self.target).__name__} is not in the list: pick a class to "
                         f"replace it with.")
             self._hint.value = f"<i>{hint}</i>"
+            self._rows = []
             self.fields_box.children = [self._hint]
         else:
             self.show_fields(self.classes[name])
 
     def set_target(self, layer, mode="replace"):
-        """Prefill for ``layer`` (or ``None``) in ``mode`` (``"replace"`` or ``"insert"``)."""
+        """Prefill for ``layer`` (or ``None``) in ``mode`` (``"replace"`` or ``"insert"``). In
+        ``"replace"`` mode the picker shows the layer's class; in ``"insert"`` mode it picks
+        nothing for a new target, so that no class picked for an earlier one is left in it."""
+        new_target = layer is not self.target
         self.target = layer
         self.mode = mode
         self._refresh_options()
@@ -189,14 +224,30 @@ class LayerForm:
         if mode == "replace":
             self._choose(name if name in self.classes else None)
         else:
-            self._show(self.picker.value)
+            self._choose(None if new_target else self.picker.value)
 
     def set_mode(self, mode):
-        """Switch between ``"replace"`` and ``"insert"``, keeping the picked class."""
+        """Switch between ``"replace"`` and ``"insert"``, keeping the class picked for this
+        target; with none picked, ``"replace"`` picks the target's own class."""
         if mode != self.mode:
             self.mode = mode
             self._refresh_options()
-            self._show(self.picker.value)
+            if mode == "replace" and self.picker.value is None and self.target is not None:
+                name = type(self.target).__name__
+                self._choose(name if name in self.classes else None)
+            else:
+                self._show(self.picker.value)
+
+    def lock_class(self, locked):
+        """With ``locked``, only the fields show (the class is the target's own: editing its
+        config); otherwise the class picker shows above them."""
+        if locked and self.mode == "replace" and self.target is not None:
+            name = type(self.target).__name__
+            if self.picker.value != name and name in self.classes:
+                self._choose(name)
+        children = self._fields_part if locked else self._picker_part + self._fields_part
+        if tuple(children) != tuple(self.widget.children):
+            self.widget.children = children
 
     def pick(self, class_name):
         """Choose a class by name, as a click in the list does."""
@@ -208,89 +259,201 @@ class LayerForm:
         self._choose(class_name)
 
     def show_fields(self, cls):
+        """One field per constructor argument of ``cls``, typed by what it takes
+        (:mod:`keras_widget.arguments`): a checkbox for a boolean, a list for a known set of
+        values (activations, padding, initializers...), text for numbers, tuples and the rest;
+        the argument's line of the class docstring is the field's tooltip."""
         config = {}
         if self.mode == "replace" and self.target is not None and type(self.target) is cls:
             try:
                 config = self.target.get_config()
             except Exception:  # noqa: BLE001 - no config: the class defaults then
                 config = {}
-        rows, fields = [], {}
-        params = constructor_params(cls)
-        if "name" not in [k for k, _ in params]:
-            params.append(("name", None))
-        for arg, default in params:
-            if arg in config:
-                value = config[arg]
-            elif arg == "name":
+        self._filling = True
+        try:
+            self._fill(cls, config)
+        finally:
+            self._filling = False
+
+    def _fill(self, cls, config):
+        args = arguments(cls)
+        if "name" not in [a.name for a in args]:
+            args.append(Argument("name", None, "text"))
+        rows, fields, used = [], {}, {}
+        for arg in args:
+            if arg.name in config:
+                value = config[arg.name]
+            elif arg.name == "name":
                 value = self.target.name if config else self.name_for(cls)
             else:
-                value = default
-            required = value is inspect.Parameter.empty
-            text = "" if required else value_text(value)
-            box = self._field(len(rows))
-            with box.hold_sync():  # one message per field, only for what differs
-                box.value = text
-                box.description = arg
-                box.placeholder = "required" if required else ""
-                box._dom_classes = (f"kw-field-{arg}",)
-            fields[arg] = (box, text, None if required else value, default)
+                value = arg.default
+            required = value is REQUIRED
+            kind = arg.kind if required or arg.fits(value) else "text"
+            if kind == "bool":
+                box = self._field(widgets.Checkbox, used)
+                shown = bool(value)
+                with box.hold_sync():  # one message per field, only for what differs
+                    box.value = shown
+            elif kind == "choice":
+                box = self._field(widgets.Dropdown, used)
+                shown = value_text(arg.choice_for(value) if isinstance(value, dict) else value)
+                options = [value_text(c) for c in arg.choices]
+                options = [t for t in dict.fromkeys([shown, value_text(arg.default)])
+                           if t not in options] + options
+                with box.hold_sync():
+                    box.options = options
+                    box.value = shown
+            else:
+                box = self._field(widgets.Text, used)
+                shown = "" if required else value_text(value)
+                with box.hold_sync():
+                    box.value = shown
+                    box.placeholder = "required" if required else ""
+            with box.hold_sync():
+                box.description = arg.name
+                box.tooltip = arg.doc or None
+                box._dom_classes = (f"kw-field-{arg.name}",)
+            fields[arg.name] = Field(box, shown, None if required else value, arg.default, arg)
             rows.append(box)
         self.fields = fields
+        self._rows = rows
+        self._field_error.value = ""
         if tuple(rows) != tuple(self.fields_box.children):
             self.fields_box.children = rows
 
-    def _field(self, k):
-        """The ``k``-th field widget, made once and reused."""
-        while len(self._pool) <= k:
-            # One layout and one style for all fields: a widget each would triple the
+    def _field(self, kind, used):
+        """A field widget of class ``kind``, made once and reused from click to click (a new
+        widget per argument per click would stay open in the kernel and the browser)."""
+        k = used[kind] = used.get(kind, -1) + 1
+        return self._grow(kind, k + 1)[k]
+
+    def _grow(self, kind, n):
+        """The pool of ``kind`` fields, made at least ``n`` long."""
+        pool = self._pool.setdefault(kind, [])
+        while len(pool) < n:
+            # One layout and one style per kind of field: a widget each would triple the
             # messages of the first click.
-            if not self._pool:
-                self._field_layout = widgets.Layout(width="98%")
-                self._field_style = TextStyle(description_width="150px")
-            self._pool.append(widgets.Text(style=self._field_style, layout=self._field_layout))
-        return self._pool[k]
+            if kind not in self._field_styles:
+                self._field_styles[kind] = (
+                    kind.style.klass(description_width="150px"), widgets.Layout(width="98%"))
+            style, layout = self._field_styles[kind]
+            extra = ({"indent": False} if kind is widgets.Checkbox else
+                     {"continuous_update": False} if kind is widgets.Text else {})
+            box = kind(style=style, layout=layout, **extra)
+            box.observe(self._changed, names="value")
+            pool.append(box)
+        return pool
 
     def set(self, **values):
-        """Type into fields, as a person would: ``form.set(units="128")``."""
+        """Type into fields, as a person would: ``form.set(units="128", use_bias=False,
+        activation="gelu")``. An empty text means the class default."""
         for arg, text in values.items():
             if arg not in self.fields:
                 raise EditError(f"{self.picker.value} has no argument '{arg}'; arguments: "
                                 f"{', '.join(self.fields)}.")
-            self.fields[arg][0].value = str(text)
+            field = self.fields[arg]
+            box = field.widget
+            if isinstance(box, widgets.Text):
+                box.value = str(text)
+                continue
+            value = field.default if str(text).strip() == "" else (
+                text if not isinstance(text, str) else parse_value(arg, text))
+            if isinstance(box, widgets.Checkbox):
+                if not isinstance(value, bool):
+                    raise EditError(f"{arg} takes True or False, not {text!r}.")
+                box.value = value
+            elif value_text(value) in box.options:
+                box.value = value_text(value)
+            else:
+                raise EditError(f"{arg} takes one of {', '.join(box.options)}; not {text!r}.")
+
+    def _value(self, arg, field):
+        box = field.widget
+        if isinstance(box, widgets.Checkbox):
+            return box.value
+        if isinstance(box, widgets.Dropdown):
+            return field.value if box.value == field.shown else parse_value(arg, box.value)
+        text = box.value
+        if text.strip() == "":
+            if field.default is REQUIRED:
+                raise EditError(f"{self.picker.value}: the argument '{arg}' is required.")
+            return field.default
+        if text == field.shown:
+            return field.value
+        value = parse_value(arg, text)
+        problem = field.argument.check(value)
+        if problem:
+            raise EditError(problem)
+        return value
+
+    def complete(self):
+        """Whether a class is picked and every required field has a value."""
+        return self.picker.value is not None and all(
+            f.widget.value != "" for f in self.fields.values() if f.default is REQUIRED)
 
     def values(self):
         """``(class, kwargs)`` from the form. A field left as it was prefilled gives the exact
         value behind it; an emptied optional field gives the class default (an emptied name: a
-        name Keras makes up)."""
+        name Keras makes up). A value that does not parse or is of the wrong kind (text for an
+        integer) raises ``EditError``, and the sentence shows under its field."""
         name = self.picker.value
         if not name:
             raise EditError("Pick a layer class first.")
-        cls = self.classes[name]
         kwargs = {}
-        for arg, (box, shown, value, default) in self.fields.items():
-            text = box.value
-            if text.strip() == "":
-                if default is inspect.Parameter.empty:
-                    raise EditError(f"{name}: the argument '{arg}' is required.")
-                if arg != "name":  # an emptied field means the class default
-                    kwargs[arg] = default
-            elif text == shown:
+        for arg, field in self.fields.items():
+            try:
+                value = self._value(arg, field)
+            except EditError as err:
+                self._show_field_error(arg, str(err))
+                raise
+            if not (arg == "name" and value is None):  # no name: one Keras makes up
                 kwargs[arg] = value
-            else:
-                kwargs[arg] = parse_value(arg, text)
-        return cls, kwargs
+        self._show_field_error(None, "")
+        return self.classes[name], kwargs
+
+    def _show_field_error(self, arg, message):
+        """The sentence about a bad value, right under its field (one widget, moved about)."""
+        self._field_error.value = (f"<div class='kw-field-error' style='color:#a50f15;"
+                                   f"font-size:12px'>{html.escape(message)}</div>"
+                                   if message else "")
+        rows = list(self._rows)
+        if arg in self.fields:
+            rows.insert(rows.index(self.fields[arg].widget) + 1, self._field_error)
+        if tuple(rows) != tuple(self.fields_box.children):
+            self.fields_box.children = rows
 
     def changed(self):
-        """``{argument: value}`` of the fields whose text was changed since they were filled."""
+        """``{argument: value}`` of the fields changed since they were filled."""
         cls, kwargs = self.values()
-        return {arg: kwargs[arg] for arg, (box, shown, _, _) in self.fields.items()
-                if box.value != shown and arg in kwargs}
+        return {arg: kwargs.get(arg) for arg, field in self.fields.items()
+                if field.widget.value != field.shown and (arg in kwargs or arg == "name")}
 
     def build(self):
-        """A new layer from the form. Raises ``EditError`` with the class's own complaint."""
+        """A new layer from the form. Raises ``EditError`` with the class's own complaint,
+        shown under the field it is about (the one argument the class refuses on its own)."""
         cls, kwargs = self.values()
         try:
             return cls(**kwargs)
         except Exception as exc:  # noqa: BLE001 - the class's refusal becomes a sentence
-            shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "name")
-            raise EditError(f"{cls.__name__}({shown}) cannot be made: {first_line(exc)}") from None
+            shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items()
+                              if k != "name" and v != self.fields[k].default)
+            message = f"{cls.__name__}({shown}) cannot be made: {first_line(exc)}"
+            self._show_field_error(self._culprit(cls, kwargs), message)
+            raise EditError(message, cause=exc) from None
+
+    def _culprit(self, cls, kwargs):
+        """The argument that the class refuses by itself (with the others at their defaults
+        and the required ones as typed), or ``None``."""
+        required = {k: v for k, v in kwargs.items() if self.fields[k].default is REQUIRED}
+        try:
+            cls(**required)
+        except Exception:  # noqa: BLE001 - a required argument is refused already
+            return next(iter(required), None)
+        for arg, value in kwargs.items():
+            if arg in required or value == self.fields[arg].default:
+                continue
+            try:
+                cls(**required, **{arg: value})
+            except Exception:  # noqa: BLE001 - this one alone is refused
+                return arg
+        return None

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import keras
 import networkx as nx
 
-from .errors import EditError
+from . import keras_internals as ki
+from .errors import EditError, first_line
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,9 @@ def functional_of(model):
     Returns ``None`` for a model whose graph cannot be read (a subclassed model, an unbuilt
     Sequential).
     """
-    from keras.src.models.functional import Functional
-
     if isinstance(model, keras.Sequential):
-        return getattr(model, "_functional", None)
-    if isinstance(model, Functional):
+        return ki.sequential_graph(model)
+    if isinstance(model, ki.Functional):
         return model
     return None
 
@@ -105,9 +104,9 @@ def category_of_class(cls):
     ``"attention"``, ``"preprocessing"``, ``"regularization"`` or ``"other"``."""
     for klass in cls.__mro__:
         module = klass.__module__
-        if not module.startswith("keras.src.layers."):
+        if not module.startswith(ki.KERAS_LAYERS_MODULE):
             continue
-        rest = module[len("keras.src.layers."):]
+        rest = module[len(ki.KERAS_LAYERS_MODULE):]
         for prefix, name in CATEGORIES.items():
             if rest == prefix or rest.startswith(prefix + "."):
                 return name
@@ -131,10 +130,11 @@ def call_sites(model):
     """
     fm = require_functional(model)
     keras_order = []
-    for depth in sorted(fm._nodes_by_depth, reverse=True):
-        keras_order.extend(fm._nodes_by_depth[depth])
+    by_depth = ki.nodes_by_depth(fm)
+    for depth in sorted(by_depth, reverse=True):
+        keras_order.extend(by_depth[depth])
     # Inputs first, in the model's input order (Keras's depth order may list them otherwise).
-    input_pos = {id(t._keras_history.operation): i for i, t in enumerate(fm.inputs)}
+    input_pos = {id(ki.producer(t)): i for i, t in enumerate(fm.inputs)}
     keras_order.sort(key=lambda n: (0, input_pos[id(n.operation)]) if n.is_input and
                      id(n.operation) in input_pos else (1, 0))
     rank = {id(n): i for i, n in enumerate(keras_order)}
@@ -142,7 +142,8 @@ def call_sites(model):
     for n in keras_order:
         by_op.setdefault(id(n.operation), []).append(n)
     for nodes in by_op.values():
-        nodes.sort(key=lambda n: _node_index(n))
+        order = _call_order(nodes[0].operation)
+        nodes.sort(key=lambda n: (order.get(id(n), len(order)), rank[id(n)]))
 
     dag = nx.DiGraph()
     dag.add_nodes_from(rank.values())
@@ -174,8 +175,11 @@ def primary_inputs(node):
     return out
 
 
-def _node_index(node):
-    return next(i for i, n in enumerate(node.operation._inbound_nodes) if n is node)
+def _call_order(op):
+    """``{id(node): position}`` of ``op``'s calls. A node of this graph that the operation does
+    not list (an object copied with its graph but not its call history) sorts after the listed
+    ones, in Keras's depth order: reading a graph never fails on it."""
+    return {id(n): i for i, n in enumerate(ki.inbound_nodes(op))}
 
 
 def _shape(shape):
@@ -207,8 +211,20 @@ def to_networkx(model):
     carry the edges, from the outer producer into its input node and from its output producer to
     the outer consumer. Edge attribute ``shape``: the shape of the tensor that flows.
 
-    Raises ``EditError`` for a model whose graph cannot be read (a subclassed model).
+    Raises ``EditError`` for a model whose graph cannot be read (a subclassed model), and for
+    nothing else: any other failure while reading is an ``EditError`` naming the model.
     """
+    try:
+        return _to_networkx(model)
+    except EditError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reading a graph only ever raises EditError
+        name = getattr(model, "name", type(model).__name__)
+        raise EditError(f"The graph of model '{name}' cannot be read: {first_line(exc)} "
+                        f"({type(exc).__name__}).", cause=exc) from None
+
+
+def _to_networkx(model):
     records = []  # (path, site, parent path, kind, record index of the enclosing model node)
     edges = []
 

@@ -1,4 +1,6 @@
-"""The edits made in an editor: undo, redo, reset, replay on another model, and as Python code."""
+"""The edits made in an editor: undo, redo, reset, replay on another model, preview (a dry run),
+and the edits as Python code (each edit's record says how its call is written; this module writes
+the values). Nothing here imports ipywidgets."""
 from __future__ import annotations
 
 import inspect
@@ -6,8 +8,9 @@ import inspect
 import keras
 import numpy as np
 
-from .forms import constructor_params
 from .graph import is_keras_class
+from .report import EditReport, EditResult
+from .signature import constructor_params
 
 
 class History:
@@ -54,6 +57,11 @@ class History:
         self._undone.clear()
         return result
 
+    def preview(self, edit):
+        """The :class:`EditReport` ``edit`` would give on the current model (a dry run: nothing
+        is built or recorded). Raises the ``EditError`` the edit would raise."""
+        return edit.preview(self.model)
+
     def undo(self):
         """Step back one edit; ``False`` if there is none."""
         if not self._done:
@@ -69,15 +77,46 @@ class History:
         return True
 
     def reset(self):
-        """Back to the original model; the log is cleared."""
-        self._done.clear()
+        """Back to the original model, as a step of its own (:data:`RESET`): undo takes it
+        back. ``False`` (and nothing recorded) when the current model is the original."""
+        if self.model is self.original:
+            return False
+        self._done.append(EditResult(self.original, EditReport(notes=[
+            "Back to the model the editor was opened on; Undo takes you back."]), RESET))
         self._undone.clear()
+        return True
+
+    def go_to(self, step):
+        """Undo or redo until ``step`` edits are applied (0: the original model, as it was
+        opened); ``step`` counts the applied edits and the undone ones after them, as
+        :meth:`steps` lists them. Raises ``IndexError`` outside that range."""
+        if not 0 <= step <= len(self._done) + len(self._undone):
+            raise IndexError(f"There is no step {step}: the history has "
+                             f"{len(self._done) + len(self._undone)}.")
+        while len(self._done) > step:
+            self.undo()
+        while len(self._done) < step:
+            self.redo()
+
+    def steps(self):
+        """``[(step, text)]``: 0 and the original model, then every applied edit, then the
+        undone ones (which redo would apply again), each as its call (``edit_layer('d2',
+        units=128)``)."""
+        out = [(0, "original model")]
+        for k, result in enumerate(self._done + self._undone[::-1], start=1):
+            undone = " (undone)" if k > len(self._done) else ""
+            out.append((k, describe(result.edit) + undone))
+        return out
 
     def replay(self, model):
         """Apply the same edits, in order, to another model; returns the last ``EditResult``
-        (or ``None`` for an empty history). Raises ``EditError`` where an edit does not fit."""
-        result = None
+        (or ``None`` for an empty history). A reset goes back to ``model``. Raises
+        ``EditError`` where an edit does not fit."""
+        start, result = model, None
         for edit in self.edits:
+            if edit is RESET:
+                model, result = start, EditResult(start, EditReport(), RESET)
+                continue
             result = edit.apply(model)
             model = result.model
         return result
@@ -86,35 +125,48 @@ class History:
         """Python code that makes the same edits with the public API, starting from ``name``."""
         lines = ["import keras", "import keras_widget as kw", "",
                  f"# {name}: the model the editor was opened on"]
+        if RESET in self.edits:
+            lines.append(f"original = {name}")
         for edit in self.edits:
-            lines.append(edit_code(edit, name))
+            lines.append(f"{name} = original  # Reset" if edit is RESET else edit_code(edit, name))
         return "\n".join(lines) + "\n"
+
+
+class _Reset:
+    """The step a reset records in the history: back to the original model."""
+
+    kind = "reset"
+    args = {}
+
+    def __repr__(self):
+        return "RESET"
+
+
+RESET = _Reset()
+
+
+def describe(edit):
+    """One line for an edit in the history list: its call without the model,
+    ``edit_layer('d2', units=128)``."""
+    if edit is RESET:
+        return "reset to the original model"
+    code = edit_code(edit, "model")
+    if code.startswith("#"):  # made with Python objects that code cannot restate
+        return f"{edit.kind}(…)"
+    return code.split("\n")[0].removeprefix("model = kw.").removesuffix(".model").replace(
+        "(model, ", "(", 1)
 
 
 class Unwritable(Exception):
     """A value that Python code cannot restate: a Python function, a ``Lambda`` layer."""
 
 
-_FIRST = {"replace_layer": "target", "delete_layer": "target", "edit_layer": "target",
-          "rename_layer": "target", "add_output": "target", "remove_output": "output",
-          "inline_model": "nested", "set_input_shape": "shape", "insert_layer": "layer",
-          "replace_all": "match"}
-_DEFAULTS = {"weights": "auto", "input": None, "batch_size": None, "after": None, "before": None}
-
-
 def edit_code(edit, name="model"):
     """Code for one edit: ``model = kw.<kind>(model, ...).model``. An edit made with Python
     functions or ``Lambda`` layers cannot be restated: it becomes a comment that says so."""
-    args = dict(edit.args)
     try:
-        parts = []
-        if _FIRST.get(edit.kind) in args:
-            parts.append(value_code(args.pop(_FIRST[edit.kind])))
-        for key, value in args.items():
-            if key in _DEFAULTS and isinstance(value, (str, type(None))) and \
-                    value == _DEFAULTS[key]:
-                continue
-            parts.append(f"{key}={value_code(value)}")
+        parts = [value_code(value) if key is None else f"{key}={value_code(value)}"
+                 for key, value in edit.record.code_arguments(edit.args)]
     except Unwritable as why:
         return (f"# Here you made a {edit.kind} edit with Python objects that code cannot "
                 f"restate ({why}).\n# Make it again yourself at this point; the lines below "

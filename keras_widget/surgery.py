@@ -18,55 +18,151 @@ from dataclasses import dataclass, field
 import keras
 import networkx as nx
 from keras import tree
-from keras.src.models.functional import Functional, functional_like_constructor
 
 from . import graph as g
-from .clone import copy_layer, copy_operation, first_line
-from .errors import EditError
-from .report import EditReport, EditResult, saving_notes
+from . import keras_internals as ki
+from .clone import copy_layer, copy_operation
+from .errors import EditError, first_line
+from .report import EditResult, make_report
 from .weights import Assignment, DeferredVariables, finish, match
 
 
 # ---------------------------------------------------------------------------------------------
-# The plan: what the walk does where.
+# The plan: what the walk does where. Edits write it through its verbs; the walk only reads it.
 
 
-@dataclass
+@dataclass(frozen=True)
 class Replace:
     layer: object  # what the person gave us; we use a copy of it
     policy: str = "auto"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Delete:
     pass
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reconfigure:
     overrides: dict
     policy: str = "auto"
 
 
-@dataclass
 class Plan:
-    """Everything one rebuild does, keyed by source layer path or by Keras node (call site).
+    """Everything one rebuild does, said with verbs (as torch.fx's graph surgery is):
+    :meth:`replace`, :meth:`delete`, :meth:`reconfigure` a layer (every call of it),
+    :meth:`insert_after` / :meth:`insert_before` a call site, :meth:`reshape_input`,
+    :meth:`inline`, :meth:`set_outputs`. A verb that contradicts an earlier one for the same layer
+    or call site (replace and delete the same layer, say) raises ``EditError``. The rebuild only
+    reads the plan (:meth:`directive`, :meth:`inserted_after`, ...).
 
     ``description`` starts every error message, e.g. ``"replace_layer('d2')"``.
+    Layers are keyed by identity, not path: a layer used both in a nested model and outside it is
+    one layer with two paths. The objects are held, so their ids stay theirs.
     """
 
-    description: str
-    target: str | None = None
-    # id(source layer or op) -> Replace | Delete | Reconfigure. By identity, not path: a layer
-    # used both in a nested model and outside it is one layer with two paths.
-    layers: dict = field(default_factory=dict)
-    after: dict = field(default_factory=dict)  # id(keras node) -> [layer, ...]
-    before: dict = field(default_factory=dict)  # id(keras node) -> [layer, ...]
-    input_shapes: dict = field(default_factory=dict)  # input layer name -> batch shape
-    inline: set = field(default_factory=set)  # id() of nested models whose members move up
-    outputs: object = None  # new output structure of *source* tensors, or None for unchanged
-    default_policy: str = "auto"
-    notes: list = field(default_factory=list)
+    def __init__(self, description, target=None, default_policy="auto"):
+        self.description = description
+        self.target = target
+        self.default_policy = default_policy
+        self.notes = []
+        self._layers = {}  # id(source op) -> (op, Replace | Delete | Reconfigure)
+        self._after = {}  # id(keras node) -> (node, [layer, ...])
+        self._before = {}
+        self._input_shapes = {}  # input layer name -> batch shape
+        self._inline = {}  # id(nested model) -> nested model
+        self._outputs = None
+
+    # -- verbs -------------------------------------------------------------------------------
+
+    def replace(self, op, layer, policy="auto"):
+        """Every call of ``op`` calls (a copy of) ``layer`` instead."""
+        self._set(op, Replace(layer, policy))
+
+    def delete(self, op):
+        """Every consumer of ``op``'s output reads ``op``'s input instead."""
+        self._set(op, Delete())
+
+    def reconfigure(self, op, overrides, policy="auto"):
+        """``op`` is rebuilt from its config with ``overrides`` (``{"name": ...}`` renames)."""
+        self._set(op, Reconfigure(dict(overrides), policy))
+
+    def insert_after(self, node, layer):
+        """``layer`` reads the output of the call ``node``; every consumer of it reads ``layer``."""
+        self._insert(self._after, node, layer)
+
+    def insert_before(self, node, layer):
+        """``layer`` sits on the input of the call ``node``; only that call reads it."""
+        self._insert(self._before, node, layer)
+
+    def reshape_input(self, name, batch_shape):
+        if name in self._input_shapes and self._input_shapes[name] != tuple(batch_shape):
+            self._conflict(f"input '{name}' cannot get two shapes")
+        self._input_shapes[name] = tuple(batch_shape)
+
+    def inline(self, model):
+        """The members of the nested ``model`` move into the graph that calls it."""
+        if id(model) in self._layers:
+            self._conflict(f"'{model.name}' cannot be inlined and changed in one edit")
+        self._inline[id(model)] = model
+
+    def set_outputs(self, struct):
+        """The new model's outputs: a structure of *source* tensors."""
+        if self._outputs is not None:
+            self._conflict("the outputs are already set")
+        self._outputs = struct
+
+    def _set(self, op, directive):
+        held = self._layers.get(id(op))
+        if held is not None and held[1] != directive:
+            self._conflict(f"'{op.name}' is already to be {type(held[1]).__name__.lower()}d")
+        if id(op) in self._inline:
+            self._conflict(f"'{op.name}' cannot be inlined and changed in one edit")
+        self._layers[id(op)] = (op, directive)
+
+    def _insert(self, table, node, layer):
+        other = self._before if table is self._after else self._after
+        if any(layer is x for _, xs in other.values() for x in xs):
+            self._conflict(f"'{layer.name}' cannot be inserted both before and after a call")
+        table.setdefault(id(node), (node, []))[1].append(layer)
+
+    def _conflict(self, why):
+        raise EditError(f"{self.description}: {why}.", target=self.target)
+
+    # -- what the rebuild reads --------------------------------------------------------------
+
+    def has(self, op):
+        return id(op) in self._layers
+
+    def directive(self, op):
+        """``Replace``, ``Delete``, ``Reconfigure`` or ``None`` for the source operation ``op``."""
+        held = self._layers.get(id(op))
+        return held[1] if held else None
+
+    def directives(self):
+        """``[(source op, directive)]`` in the order they were given."""
+        return list(self._layers.values())
+
+    def inserted_after(self, node):
+        held = self._after.get(id(node))
+        return tuple(held[1]) if held else ()
+
+    def inserted_before(self, node):
+        held = self._before.get(id(node))
+        return tuple(held[1]) if held else ()
+
+    def input_shape(self, name):
+        return self._input_shapes.get(name)
+
+    def is_inlined(self, op):
+        return id(op) in self._inline
+
+    @property
+    def outputs(self):
+        return self._outputs
+
+    def policy_for(self, op):
+        return getattr(self.directive(op), "policy", self.default_policy)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,6 +181,7 @@ class Rebuilder:
         self.new_ops = {}  # id(source op) -> its copy: a shared layer is copied once
         self.inserted = {}  # id(layer the person gave) -> its copy
         self.assignments = []
+        self.edited = []  # (source path, source op, its copy): for the report's config changes
 
     # -- levels (the top model, each nested model) -------------------------------------------
 
@@ -112,28 +209,28 @@ class Rebuilder:
         if self.plan.outputs is not None and src_prefix == "" and inputs is None:
             outputs_struct = self.plan.outputs
         else:
-            outputs_struct = fm._outputs_struct
+            outputs_struct = ki.outputs_struct(fm)
         outputs = tree.map_structure(lambda t: tmap[id(t)], outputs_struct)
-        return tree.pack_sequence_as(fm._inputs_struct, new_inputs), outputs
+        return tree.pack_sequence_as(ki.inputs_struct(fm), new_inputs), outputs
 
     def input_inserts(self, site, new_prefix, tmap):
         """Layers inserted after an input: its consumers read them, the input stays the input."""
-        afters = self.plan.after.get(id(site.node))
+        afters = self.plan.inserted_after(site.node)
         if afters:
             (t,) = site.node.outputs
             tmap[id(t)] = self.insert_chain(afters, tmap[id(t)], new_prefix)
 
     def new_input(self, tensor, src_prefix, shape=None):
         """A new ``Input`` for a source input tensor; ``shape`` (with batch axis) overrides."""
-        op = tensor._keras_history.operation
+        op = ki.producer(tensor)
         if isinstance(op, keras.layers.InputLayer):
             config = op.get_config()
         else:
             config = {"batch_shape": tuple(tensor.shape), "dtype": tensor.dtype,
                       "name": getattr(tensor, "name", None)}
-        if src_prefix == "" and config.get("name") in self.plan.input_shapes:
-            shape = self.plan.input_shapes[config["name"]]
-        directive = self.plan.layers.get(id(op))
+        if src_prefix == "" and self.plan.input_shape(config.get("name")) is not None:
+            shape = self.plan.input_shape(config["name"])
+        directive = self.plan.directive(op)
         if isinstance(directive, Reconfigure) and "name" in directive.overrides:
             config["name"] = directive.overrides["name"]
         if shape is not None:
@@ -146,16 +243,16 @@ class Rebuilder:
         op, knode = site.op, site.node
         path = src_prefix + op.name
         args, kwargs = knode.arguments.fill_in(tmap)
-        befores = self.plan.before.get(id(knode))
+        befores = self.plan.inserted_before(knode)
         if befores:
             (x,) = [tmap[id(t)] for t in g.primary_inputs(knode)]
             y = self.insert_chain(befores, x, new_prefix)
             args, kwargs = tree.map_structure(lambda a: y if a is x else a, (args, kwargs))
-        directive = self.plan.layers.get(id(op))
+        directive = self.plan.directive(op)
         if isinstance(directive, Delete):
             (x,) = g.primary_inputs(knode)
             outputs = [y if befores else tmap[id(x)]]
-        elif id(op) in self.plan.inline:
+        elif self.plan.is_inlined(op):
             flat_in = [t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
             _, outs = self.level(op, path + "/", new_prefix, inputs=flat_in)
             outputs = tree.flatten(outs)
@@ -164,7 +261,7 @@ class Rebuilder:
             in_place_of = path if new_op.name != op.name else None
             outputs = tree.flatten(self.call(new_op, new_prefix + new_op.name, args, kwargs,
                                              in_place_of))
-        afters = self.plan.after.get(id(knode))
+        afters = self.plan.inserted_after(knode)
         if afters:
             outputs = [self.insert_chain(afters, outputs[0], new_prefix)]
         for t, n in zip(knode.outputs, outputs):
@@ -174,10 +271,11 @@ class Rebuilder:
         for layer in layers:
             new = self.inserted.get(id(layer))
             if new is None:
-                new, _ = copy_layer(layer)
+                new = self.given_copy(layer, layer.name, new_prefix, (x,), {})
                 self.inserted[id(layer)] = new
-                donors = [layer] if getattr(layer, "built", False) and layer.weights else []
-                self.assignments.append(Assignment(new_prefix + new.name, new, donors))
+                if not g.is_nested_model(layer):
+                    self.assignments.append(Assignment(new_prefix + new.name, new, [],
+                                                       own=_built(layer)))
             x = self.call(new, new_prefix + new.name, (x,), {})
         return x
 
@@ -195,16 +293,20 @@ class Rebuilder:
         return new
 
     def _copy_op(self, op, path, new_prefix, args, kwargs, knode):
-        directive = self.plan.layers.get(id(op))
-        policy = getattr(directive, "policy", self.plan.default_policy)
+        directive = self.plan.directive(op)
+        policy = self.plan.policy_for(op)
         overrides = directive.overrides if isinstance(directive, Reconfigure) else None
+        own = None
         if isinstance(directive, Replace):
             given = directive.layer
-            new, _ = copy_layer(given, known=self.known_copies(given))
-            # A replacement that arrives built brings its own weights; then the target's.
-            donors = [given] if given.built and given.weights else []
-            if policy != "reinit" and isinstance(op, keras.layers.Layer):
-                donors.append(op)
+            new = self.given_copy(given, path, new_prefix, args, kwargs)
+            self.edited.append((path, op, new))
+            if g.is_nested_model(given):
+                return new  # its members are assigned their own weights by the walk
+            # The target's variables first, whether the replacement came built or not; what it
+            # came built with only fills the rest (and is reported: it is not the source's).
+            donors = [op] if policy != "reinit" and isinstance(op, keras.layers.Layer) else []
+            own = _built(given)
         elif not isinstance(op, keras.layers.Layer):
             new = copy_operation(op, (overrides or {}).get("name"))
             donors = None
@@ -216,9 +318,20 @@ class Rebuilder:
             donors = [op] if policy != "reinit" else []
             if live and op.weights and knode is not None:
                 self.check_live_shapes(op, path, args, kwargs, knode)
+        if directive is not None and not isinstance(directive, Replace):
+            self.edited.append((path, op, new))
         if donors is not None:
             self.assignments.append(Assignment(new_prefix + new.name, new, donors, policy,
-                                               target=self.plan.target))
+                                               target=self.plan.target, own=own))
+        return new
+
+    def given_copy(self, given, path, new_prefix, args, kwargs):
+        """The copy of a layer the person gave (a replacement, an inserted layer). A functional
+        model is rebuilt through the walk like any nested model (a copy of the object would keep
+        a graph whose layers no longer list their calls)."""
+        if g.is_nested_model(given):
+            return self.nested(given, path, new_prefix, args, kwargs)
+        new, _ = copy_layer(given, known=self.known_copies(given))
         return new
 
     def known_copies(self, layer):
@@ -226,7 +339,7 @@ class Rebuilder:
         refers to (a tied output layer holding the Embedding), made now if they are not yet, so
         that a live copy of ``layer`` uses them instead of copies of its own."""
         known = {}
-        for sub in layer._flatten_layers(include_self=False, recursive=True):
+        for sub in ki.sublayers(layer):
             path = self.source_layers.get(id(sub))
             if path is None or id(sub) in self.copying or g.is_nested_model(sub):
                 continue
@@ -237,7 +350,7 @@ class Rebuilder:
     def nested(self, model, path, new_prefix, args, kwargs):
         """Rebuild a nested model for the tensors it is first called on (shapes may be new)."""
         fm = g.functional_of(model)
-        directive = self.plan.layers.get(id(model))
+        directive = self.plan.directive(model)
         name = model.name
         if isinstance(directive, Reconfigure) and "name" in directive.overrides:
             name = directive.overrides["name"]
@@ -245,7 +358,7 @@ class Rebuilder:
         inputs = []
         for t, arg in zip(fm.inputs, outer):
             inputs.append(self.new_input(t, path + "/", _follow_shape(t.shape, arg.shape)))
-        inputs_struct = tree.pack_sequence_as(fm._inputs_struct, inputs)
+        inputs_struct = tree.pack_sequence_as(ki.inputs_struct(fm), inputs)
         _, outputs = self.level(model, path + "/", new_prefix + name + "/", inputs=inputs)
         try:
             return self.new_model(model, inputs_struct, outputs, name)
@@ -253,7 +366,8 @@ class Rebuilder:
             raise
         except Exception as exc:  # noqa: BLE001
             raise EditError(f"{self.plan.description}: nested model '{path}' cannot be rebuilt: "
-                            f"{first_line(exc)}", target=self.plan.target, layer=path) from None
+                            f"{first_line(exc)}", target=self.plan.target, layer=path,
+                            cause=exc) from None
 
     def new_model(self, source, inputs, outputs, name):
         """A model of the source's own class where that class is built like a functional model
@@ -261,8 +375,8 @@ class Rebuilder:
         ``keras.Model``. A Sequential becomes functional: its graph may no longer be a chain."""
         cls = type(source)
         new = None
-        if (not isinstance(source, keras.Sequential) and cls is not Functional
-                and functional_like_constructor(cls)):
+        if (not isinstance(source, keras.Sequential) and cls is not ki.Functional
+                and ki.functional_like_constructor(cls)):
             try:
                 new = cls(inputs, outputs, name=name)
             except Exception as exc:  # noqa: BLE001
@@ -292,21 +406,21 @@ class Rebuilder:
             args = _packed(new_op, args)
             kwargs = _accepted(new_op, kwargs, path)
         except EditError as err:
-            raise EditError(f"{self.plan.description} cannot be built: {err}",
-                            target=self.plan.target, layer=path) from None
+            raise err.reworded(f"{self.plan.description} cannot be built: {err}",
+                               target=self.plan.target, layer=path) from None
         try:
             return new_op(*args, **kwargs)
         except EditError:
             raise
         except Exception as exc:  # noqa: BLE001 - every shape failure becomes a sentence
-            if "stateless scope" in str(exc):
+            if ki.refused_in_stateless_scope(exc):
                 raise _NeedsInitializedVariables() from None
             shapes = [tuple(t.shape) for t in tree.flatten((args, kwargs))
                       if isinstance(t, keras.KerasTensor)]
             reason = first_line(exc)
-            if "batch size" in reason and "static" in reason:
-                reason += (". Fix the batch size first: kw.set_input_shape(model, shape, "
-                           "batch_size=N)")
+            if getattr(new_op, "stateful", False) and shapes and shapes[0][0] is None:
+                reason += (". A stateful layer needs a fixed batch size: "
+                           "kw.set_input_shape(model, shape, batch_size=N)")
             what = type(new_op).__name__ + (f", in place of '{in_place_of}'" if in_place_of else "")
             raise EditError(
                 f"{self.plan.description} cannot be built: layer '{path}' ({what}) cannot take "
@@ -386,25 +500,34 @@ def needed_nodes(model, output_tensors):
     return keep
 
 
-def rebuild(source, plan):
+def _built(layer):
+    """``layer`` when it came built with weights of its own, else ``None``."""
+    return layer if getattr(layer, "built", False) and layer.weights else None
+
+
+def rebuild(source, plan, dry_run=False):
     """Build the new model for ``plan``; returns an :class:`EditResult` (without ``edit``).
 
     Raises ``EditError`` before any variable is allocated when the edit cannot give a valid model.
+    ``dry_run=True``: the same walk, checks and report, but no variable is ever given a value and
+    ``.model`` is ``None``.
     """
     try:
-        return _rebuild(source, plan, deferred=True)
+        return _rebuild(source, plan, deferred=True, dry_run=dry_run)
     except _NeedsInitializedVariables:
-        return _rebuild(source, plan, deferred=False)
+        # A layer makes a variable from a value while it is called (a stateful RNN's states):
+        # such a graph can only be walked with real variables, in a dry run too.
+        return _rebuild(source, plan, deferred=False, dry_run=dry_run)
 
 
-def _rebuild(source, plan, deferred):
+def _rebuild(source, plan, deferred, dry_run):
     rb = Rebuilder(source, plan)
     needed = None
     if plan.outputs is not None:
         needed = needed_nodes(source, tree.flatten(plan.outputs))
     dv = DeferredVariables(enabled=deferred)
     try:
-        with dv:
+        with ki.unfiltered_tracebacks(), dv:
             inputs, outputs = rb.level(source, "", "", needed=needed)
         try:
             new = rb.new_model(source, inputs, outputs, source.name)
@@ -414,14 +537,17 @@ def _rebuild(source, plan, deferred):
         values = {}
         for a in rb.assignments:
             values.update(match(a))
-        try:
-            dv.fill(values, {id(v) for v in new.variables})
-        except EditError as err:
-            raise EditError(f"{plan.description}: {err}", target=plan.target) from None
         in_model = {id(layer) for _, layer in g.iter_layers(new)}
-        for a in rb.assignments:
-            if id(a.layer) in in_model:
-                finish(a)
+        if dry_run:
+            dv.discard()
+        else:
+            try:
+                dv.fill(values, {id(v) for v in new.variables})
+            except EditError as err:
+                raise err.reworded(f"{plan.description}: {err}", target=plan.target) from None
+            for a in rb.assignments:
+                if id(a.layer) in in_model:
+                    finish(a)
     except BaseException:
         dv.discard()
         raise
@@ -433,30 +559,5 @@ def _rebuild(source, plan, deferred):
     if getattr(source, "compiled", False):
         notes.append("The source model was compiled; the new one is not (as with clone_model): "
                      "call compile() before fit().")
-    return EditResult(new, make_report(source, new, rb.assignments, notes))
-
-
-def make_report(source, new, assignments, notes=()):
-    """Sort every layer of ``new`` into kept / reinitialized / added; list ``removed``."""
-    src_paths = [p for p, _ in g.iter_layers(source)]
-    src_set = set(src_paths)
-    reasons = {a.path: a.reasons for a in assignments if a.reasons}
-    report = EditReport(notes=list(dict.fromkeys(list(notes) + saving_notes(new))))
-    new_paths = []
-    for path, layer in g.iter_layers(new):
-        new_paths.append(path)
-        if path not in src_set:
-            report.added.append(path)
-        elif g.is_nested_model(layer):
-            inner = [p for p in reasons if p.startswith(path + "/")]
-            if inner:
-                report.reinitialized[path] = "new weights in " + ", ".join(inner)
-            else:
-                report.kept.append(path)
-        elif path in reasons:
-            report.reinitialized[path] = "; ".join(reasons[path])
-        else:
-            report.kept.append(path)
-    new_set = set(new_paths)
-    report.removed = [p for p in src_paths if p not in new_set]
-    return report
+    report = make_report(source, new, rb.assignments, notes, rb.edited)
+    return EditResult(None if dry_run else new, report)

@@ -247,11 +247,19 @@ class Viewport(anywidget.AnyWidget):
     def __init__(self, everything=None, **kwargs):
         super().__init__(**kwargs)
         self._everything = everything or (lambda: [])
+        self.on_key = None  # on_key("undo" | "redo" | "delete"): a key pressed in the editor
+        self.on_png = None  # on_png(name, size in bytes): the browser wrote a PNG
         self.on_msg(self._handle)
 
     def _handle(self, _widget, content, _buffers):
-        if isinstance(content, dict) and content.get("want") == "all":
+        if not isinstance(content, dict):
+            return
+        if content.get("want") == "all":
             self.send({"reset": self._everything()})
+        if content.get("key") in ("undo", "redo", "delete") and self.on_key:
+            self.on_key(content["key"])
+        if isinstance(content.get("png_done"), dict) and self.on_png:
+            self.on_png(content["png_done"].get("name"), content["png_done"].get("bytes"))
 
 
 def _identity(element):
@@ -414,6 +422,11 @@ class GraphView:
         """Back to zoom 1 at the top of the graph."""
         self.viewport.graph_layout = dict(LAYOUT)
         self.viewport.send({"top": True})
+
+    def png(self, name, full=False):
+        """Ask the browser to download the canvas as ``name`` (a PNG), or with ``full`` the
+        whole graph at zoom 1 (up to 16,384 pixels a side). A no-op where not displayed."""
+        self.viewport.send({"png": {"name": name, "full": bool(full)}})
 
     def zoom(self, factor):
         """Zoom in (``factor`` > 1) or out around the middle of the canvas."""

@@ -17,10 +17,9 @@ import tempfile
 from dataclasses import dataclass, field
 
 import keras
-from keras.src.backend.common import global_state
 
-from .clone import first_line
-from .errors import EditError
+from . import keras_internals as ki
+from .errors import EditError, first_line
 
 POLICIES = ("auto", "reinit", "keep")
 
@@ -32,13 +31,7 @@ def check_policy(weights):
     return weights
 
 
-def _deferred_supported():
-    from keras.src.backend.common.variables import Variable
-
-    return all(hasattr(Variable, a) for a in ("_deferred_initialize", "_initialize"))
-
-
-DEFERRED = _deferred_supported()
+DEFERRED = ki.deferred_supported()
 
 
 class DeferredVariables:
@@ -70,9 +63,7 @@ class DeferredVariables:
 
     def discard(self):
         """Forget the variables made here (a failed edit): they will never be initialized."""
-        ids = {id(v) for v in self.created}
-        global_state.set_global_attribute(
-            "uninitialized_variables", [v for v in _pending() if id(v) not in ids])
+        ki.forget_pending({id(v) for v in self.created})
         self.created = []
 
     def fill(self, values, wanted):
@@ -94,14 +85,13 @@ class DeferredVariables:
             entry = values.get(id(v))
             try:
                 if entry is None:
-                    v._deferred_initialize()
+                    ki.initialize_from_initializer(v)
                 else:
-                    v._initialize(_value_for(v, entry[1]))
-                    v._initializer = None
+                    ki.initialize_with(v, _value_for(v, entry[1]))
             except Exception as exc:  # noqa: BLE001 - too big to make, out of memory
                 self.discard()
                 raise EditError(f"The variable {v.path} of shape {tuple(v.shape)} cannot be "
-                                f"created: {first_line(exc)}") from None
+                                f"created: {first_line(exc)}", cause=exc) from None
         for target, source in values.values():
             # Variables that exist already (live copies) hold the source values; assign anyway so
             # that a donor other than the copied object wins.
@@ -111,7 +101,7 @@ class DeferredVariables:
 
 
 def _pending():
-    return global_state.get_global_attribute("uninitialized_variables", []) or []
+    return ki.pending_variables()
 
 
 def _value_for(target, source):
@@ -142,8 +132,10 @@ def _keyed(variables):
 class Assignment:
     """Where one layer of the new model takes its weights from.
 
-    ``donors``: layers whose variables may be copied, first choice first (a replacement's own
-    built weights, then the layer it replaces). ``policy``: ``"auto"``, ``"reinit"`` or
+    ``donors``: layers of the *source* model whose variables may be copied (the layer itself, or
+    the layer a replacement or edit stands in for); only their values are ever reported kept.
+    ``own``: the layer the person gave, when it came built: its values fill what no donor fits
+    (reported, since they are not the source's). ``policy``: ``"auto"``, ``"reinit"`` or
     ``"keep"``. ``target``: the edit's target, for the message of a refused ``"keep"``.
     """
 
@@ -152,6 +144,7 @@ class Assignment:
     donors: list
     policy: str = "auto"
     target: str | None = None
+    own: object = None
     reasons: list = field(default_factory=list)
 
 
@@ -165,6 +158,7 @@ def match(assignment):
     out = {}
     new_vars = assignment.layer.weights
     donor_maps = [_keyed(d.weights) for d in assignment.donors]
+    own = _keyed(assignment.own.weights) if assignment.own is not None else {}
     for key, v in _keyed(new_vars).items():
         found = None
         mismatch = None
@@ -178,6 +172,17 @@ def match(assignment):
             mismatch = mismatch or src
         if found is not None:
             out[id(v)] = (v, found)
+            continue
+        mine = own.get(key)
+        if mine is not None and tuple(mine.shape) == tuple(v.shape) and \
+                not (assignment.policy == "keep" and mismatch is not None):
+            out[id(v)] = (v, mine)
+            why = ("the source's does not fit" if mismatch is not None else
+                   "weights='reinit'" if assignment.policy == "reinit" else
+                   f"the source layer has no variable '{v.name}'" if assignment.donors else
+                   "it is a new layer")
+            assignment.reasons.append(f"{v.name} {tuple(v.shape)} holds the value the new layer "
+                                      f"came built with ({why})")
             continue
         if mismatch is not None:
             why = (f"{v.name} {tuple(v.shape)} is new: the source {mismatch.name} "
@@ -223,7 +228,7 @@ def finish(assignment):
                 new.load_assets(path)
         except Exception as exc:  # noqa: BLE001 - said in the report instead
             assignment.reasons.append(f"its vocabulary could not be copied ({exc})")
-    for layer in new._flatten_layers(include_self=True):
+    for layer in ki.sublayers(new, include_self=True):
         # Keras's hook for state derived from variables, run after adapt() and after loading.
         if callable(getattr(layer, "finalize_state", None)):
             layer.finalize_state()

@@ -6,10 +6,12 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/scripts/setup.sh" test
 cd "$root"
 
-# The browser tests need Debian's Chromium (no test tool downloads a browser) and Node.js.
+# The browser tests need Debian's Chromium (no test tool downloads a browser) and Node.js;
+# the SVG export needs Graphviz.
 missing=""
 command -v chromium > /dev/null 2>&1 || missing="$missing chromium"
 command -v npm > /dev/null 2>&1 || missing="$missing nodejs npm"
+command -v dot > /dev/null 2>&1 || missing="$missing graphviz"  # the editor's SVG export
 if [ -n "$missing" ]; then
     sudo_cmd=""
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

@@ -93,6 +93,9 @@ def test_densenet201_open_click_apply_and_no_widget_growth(kernel):
             for t in targets[:2]:
                 clicks.append(len(click(kc, comm_id, t)))
         run(kc, "ed.action.value = 'replace'; ed.select(%r)" % targets[-1])
+        # Every panel mode the selected layer offers, once each (none may leave widgets behind).
+        run(kc, "for a in list(ed.action.options): ed.action.value = a\n"
+                "ed.action.value = 'replace'")
         run(kc, "ed.action.value = 'rename'; ed.new_name.value = 'renamed_conv'")
         applied, _ = run(kc, "r = ed.apply(); assert r is not None, ed.status.value")
         applies.append(len(applied))

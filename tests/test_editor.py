@@ -62,7 +62,10 @@ def test_click_fills_details_and_form_then_apply_rebuilds_and_redraws():
     snap = snapshot(model)
     ed = kw.ModelEditor(model)
     old_nodes = dict(node_widgets(ed))
-    old_summary = ed.summary.value
+    assert ed.summary_table.value == ""  # Keras's summary is made when the box is opened
+    ed.summary.selected_index = 0
+    old_summary = ed.summary_table.value
+    assert "d2 (Dense)" in old_summary
     ed._graph  # noqa: B018
     ed.view._clicked({"data": {"id": "d2"}})  # what the browser sends on a click
     assert ed.selected == "d2"
@@ -78,7 +81,12 @@ def test_click_fills_details_and_form_then_apply_rebuilds_and_redraws():
     assert report is not None and set(report.reinitialized) == {"d2", "head"}
     assert ed.model.get_layer("d2").units == 128
     assert ed.model is not model and ed.original is model
-    assert "(None, 128)" in ed.summary.value and ed.summary.value != old_summary
+    assert "(None, 128)" in ed.summary_table.value and ed.summary_table.value != old_summary
+    # d2: 64*64+64 -> 64*128+128 parameters, head: 64*10+10 -> 128*10+10.
+    total_before = sum(w.size for w in model.get_weights())
+    total_after = total_before + (8320 - 4160) + (1290 - 650)
+    assert f"total: {total_before:,} → <b>{total_after:,}</b> (+4,800)" in ed.parameters.value
+    assert "non-trainable: 0<" in ed.parameters.value
     nodes = node_widgets(ed)
     assert nodes["d2"]["data"]["label"].endswith("(None, 128)")
     assert "reinitialized" in nodes["d2"]["classes"] and "reinitialized" in nodes["head"]["classes"]
@@ -170,10 +178,43 @@ def test_undo_redo_reset_and_code_that_replays_the_edits():
     assert ed.model.get_layer("d2").units == 128
     assert ed.redo() and "drop" in [l.name for l in ed.model.layers]
     assert not ed.redo()
-    ed.reset()
-    assert ed.model is model and len(ed.history) == 0
-    assert ed.undo_button.disabled and ed.reset_button.disabled
+    assert ed.reset()  # a step of its own: Undo takes it back
+    assert ed.model is model and len(ed.history) == 3
+    assert ed.reset_button.disabled and not ed.undo_button.disabled
+    assert "Undo takes you back" in ed.status.value
     assert list(node_widgets(ed)) == ["pixels", "d1", "d2", "head"]
+    assert not ed.reset()
+    assert ed.undo() and "drop" in [l.name for l in ed.model.layers]
+    assert ed.redo() and ed.model is model
+    code = ed.history.to_code()
+    assert "original = model" in code and "model = original  # Reset" in code
+    scope = {"model": model}
+    exec(code, scope)
+    assert scope["model"] is model
+
+
+def test_the_history_list_goes_back_to_any_step():
+    model = mlp()
+    ed = kw.ModelEditor(model)
+    assert ed.history_list.disabled
+    ed.edit_layer("d2", units=32)
+    ed.rename_layer("d1", "first")
+    ed.delete_layer("d2")
+    labels = [label for label, _ in ed.history_list.options]
+    assert labels == ["0 · original model", "1 · edit_layer('d2', units=32)",
+                      "2 · rename_layer('d1', new_name='first')", "3 · delete_layer('d2')"]
+    assert ed.history_list.value == 3
+    ed.history_list.value = 1  # a pick in the list
+    assert ed.model.get_layer("d2").units == 32 and "d1" in [l.name for l in ed.model.layers]
+    labels = [label for label, _ in ed.history_list.options]
+    assert labels[2:] == ["2 · rename_layer('d1', new_name='first') (undone)",
+                          "3 · delete_layer('d2') (undone)"]
+    ed.go_to(3)
+    assert "d2" not in [l.name for l in ed.model.layers]
+    ed.go_to(0)
+    assert ed.model is model
+    with pytest.raises(kw.EditError, match="There is no step 4"):
+        ed.go_to(4)
 
 
 def test_edit_methods_raise_and_the_model_stays():
@@ -200,10 +241,11 @@ def test_operations_can_be_replaced_and_inputs_only_renamed_or_followed():
     xs = np.ones((2, 4), "float32")
     np.testing.assert_allclose(np.asarray(ed.model(xs)), np.asarray(model(xs)), atol=1e-6)
     ed.select("x")
-    for action, disabled in [("replace", True), ("delete", True), ("insert before", True),
-                             ("insert after", False), ("rename", False)]:
-        ed.action.value = action
-        assert ed.apply_button.disabled is disabled, action
+    # An input offers what applies to it, and says in one line what it does not.
+    assert list(ed.action.options) == ["set input shape", "insert after", "rename"]
+    assert "An input layer is not replaced or deleted" in ed.why_not.value
+    assert not ed.apply_button.disabled
+    ed.action.value = "rename"
     ed.new_name.value = "features"
     assert ed.apply().added == ["features"]
 
@@ -293,3 +335,256 @@ def test_code_view_shows_the_source_and_highlights_what_the_last_edit_changed():
     scope = {}
     exec(ed.to_code("net"), scope)
     assert scope["net"].get_layer("d2").units == 128
+
+
+def test_panel_state_cannot_lie():
+    """No class of an earlier selection is left in the picker, a second click on the same layer
+    keeps what was typed, the weights choice goes back to auto, the title names the target."""
+    x = keras.Input((8, 8, 3), name="img")
+    y = keras.layers.Conv2D(4, 3, name="conv")(x)
+    y = keras.layers.MaxPooling2D(name="pool")(y)
+    y = keras.layers.Flatten(name="flat")(y)
+    ed = kw.ModelEditor(keras.Model(x, keras.layers.Dense(2, name="out")(y)))
+    ed.select("conv")  # replace mode: the picker shows Conv2D
+    assert ed.form.picker.value == "Conv2D"
+    ed.action.value = "delete"
+    ed.select("pool")
+    ed.action.value = "replace"
+    assert ed.form.picker.value == "MaxPooling2D"  # not the Conv2D of the earlier selection
+    assert "pool" in ed.title.value and "MaxPooling2D" in ed.title.value
+    ed.form.set(pool_size="(3, 3)")
+    ed.weights.value = "reinit"
+    ed.select("pool")  # clicked again: what was typed stays
+    assert ed.form.fields["pool_size"].widget.value == "(3, 3)"
+    assert ed.weights.value == "reinit"
+    ed.select("out")
+    assert ed.weights.value == "auto" and ed.form.picker.value == "Dense"
+    ed.action.value = "insert after"
+    ed.select("conv")
+    assert ed.form.picker.value is None  # nothing picked for this target yet
+    ed.form.pick("BatchNormalization")
+    ed.action.value = "replace"
+    assert ed.form.picker.value == "BatchNormalization"  # picked for this very target
+    ed.action.value = "insert before"
+    ed.select("flat")
+    assert ed.form.picker.value is None
+    ed.action.value = "replace"
+    assert ed.form.picker.value == "Flatten"
+    report = ed.apply()
+    assert report is None and "Nothing to change" in ed.status.value
+
+
+def _two_heads():
+    x = keras.Input((8, 8, 3), name="img")
+    y = layers.Conv2D(4, 3, activation="relu", name="c1")(x)
+    y = layers.ReLU(name="r1")(y)
+    y = layers.Conv2D(4, 3, name="c2")(y)
+    y = layers.ReLU(name="r2")(y)
+    f = layers.Flatten(name="flat")(y)
+    inner_in = keras.Input((f.shape[-1],), name="inner_in")
+    block = keras.Model(inner_in, layers.Dense(6, name="inner_d")(inner_in), name="block")
+    h = block(f)
+    a = layers.Dense(3, name="cls")(h)
+    b = layers.Dense(2, name="box")(h)
+    return keras.Model(x, [a, b], name="two_heads")
+
+
+def test_every_edit_from_the_panel():
+    model = _two_heads()
+    ed = kw.ModelEditor(model)
+    ed.select("c2")
+    assert list(ed.action.options) == ["replace", "edit config", "insert after",
+                                       "insert before", "delete", "rename", "replace all",
+                                       "add output"]
+    # edit config: the class is fixed, only the fields show.
+    ed.action.value = "edit config"
+    assert ed.form.picker not in ed.form.widget.children
+    ed.form.set(filters="6")
+    report = ed.apply()
+    assert report is not None and ed.model.get_layer("c2").filters == 6
+    assert [e.kind for e in ed.history][-1] == "edit_layer"
+
+    # replace all: every ReLU becomes a LeakyReLU with the fields' config, names kept.
+    ed.select("r1")
+    ed.action.value = "replace all"
+    ed.form.pick("LeakyReLU")
+    ed.form.set(negative_slope="0.2")
+    report = ed.apply()
+    assert report is not None
+    for name in ("r1", "r2"):
+        layer = ed.model.get_layer(name)
+        assert isinstance(layer, layers.LeakyReLU) and layer.negative_slope == 0.2
+
+    # add output / remove output.
+    ed.select("flat")
+    ed.action.value = "add output"
+    assert "becomes an extra output" in ed.action_box.children[0].value
+    ed.apply()
+    assert len(ed.model.outputs) == 3 and tuple(ed.model.outputs[2].shape) == (None, 96)  # 4*4*6
+    ed.select("box")
+    assert "remove output" in ed.action.options and "add output" not in ed.action.options
+    ed.action.value = "remove output"
+    report = ed.apply()
+    assert "box" in report.removed and len(ed.model.outputs) == 2
+
+    # inline a nested model.
+    ed.select("block")
+    assert ed.action.options[0] == "inline"
+    ed.action.value = "inline"
+    ed.apply()
+    assert "inner_d" in [layer.name for layer in ed.model.layers]
+
+    # set the input shape (and batch size).
+    ed.select("img")
+    assert ed.input_shape.value == "(8, 8, 3)" and ed.batch_size.value == ""
+    ed.action.value = "set input shape"
+    ed.input_shape.value = "(10, 10, 3)"
+    ed.batch_size.value = "4"
+    report = ed.apply()
+    assert report is not None and tuple(ed.model.inputs[0].shape) == (4, 10, 10, 3)
+    assert model.get_layer("c2").filters == 4  # the source is never touched
+
+
+def test_what_does_not_apply_is_not_offered_and_said():
+    x = keras.Input((4,), name="x")
+    a = layers.Dense(4, name="a")(x)
+    b = layers.Dense(4, name="b")(x)
+    s = layers.Add(name="sum")([a, b])
+    ed = kw.ModelEditor(keras.Model(x, s))
+    ed.select("sum")
+    assert "delete" not in ed.action.options and "insert before" not in ed.action.options
+    assert "remove output" not in ed.action.options
+    assert "several inputs" in ed.why_not.value and "only output" in ed.why_not.value
+    ed.select("a")
+    assert ed.why_not.value == "" and "add output" in ed.action.options
+
+
+def test_save_and_svg_from_the_editor(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ed = kw.ModelEditor(mlp())
+    ed.edit_layer("d2", units=32)
+    ed.save_button.click()
+    assert (tmp_path / "mlp.keras").exists()
+    assert "Saved to mlp.keras" in ed.status.value and "differ by at most 0" in ed.status.value
+    assert not ed.save_button.disabled and not ed.undo_button.disabled  # re-enabled after
+    ed.export_svg()
+    svg = (tmp_path / "mlp.svg").read_text()
+    assert svg.startswith("<?xml") and ">d2</text>" in svg and "(None, 32)" in svg
+    # Without Graphviz's dot: a sentence saying how to get it, no file.
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(kw.EditError, match="apt-get install graphviz"):
+        ed.export_svg(str(tmp_path / "second.svg"))
+    assert not (tmp_path / "second.svg").exists()
+    assert "apt-get install graphviz" in ed.status.value
+
+
+def test_a_model_that_cannot_be_saved_says_why_in_the_panel(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    x = keras.Input((3,), name="x")
+    ed = kw.ModelEditor(keras.Model(x, layers.Lambda(lambda t: t * 2.0, name="twice")(x)))
+    ed.save_button.click()  # a click never raises
+    assert "kw-error" in ed.status.value and "safe_mode=False" in ed.status.value
+
+
+def test_apply_is_disabled_and_the_panel_says_so_while_an_edit_runs():
+    ed = kw.ModelEditor(mlp())
+    ed.select("d1")
+    seen = []
+
+    def factory(layer):  # runs inside the edit
+        seen.append((ed.apply_button.disabled, ed.undo_button.disabled, ed.status.value))
+        return layers.Dense(layer.units, name=layer.name)
+
+    ed.replace_all(layers.Dense, factory)
+    assert seen and all(apply and undo for apply, undo, _ in seen)
+    assert "Rebuilding &#x27;mlp&#x27; (4 nodes)…" in seen[0][2]
+    assert not ed.apply_button.disabled and "Rebuilding" not in ed.status.value
+
+
+def test_details_show_each_weight_with_its_statistics_and_the_nested_path():
+    x = keras.Input((4,), name="x")
+    inner_in = keras.Input((4,), name="inner_in")
+    bn = layers.BatchNormalization(name="bn")
+    inner = keras.Model(inner_in, bn(inner_in), name="inner")
+    model = keras.Model(x, inner(x))
+    bn.moving_variance.assign(np.full((4,), 4.0, "float32"))
+    ed = kw.ModelEditor(model)
+    ed.select("inner/bn")
+    details = ed.details.value
+    assert "<td style='color:#666;padding:0 8px 0 0;vertical-align:top'>inside</td>" in details
+    assert "<summary>weights (4)</summary>" in details
+    assert "gamma</td><td style='padding:0'><code>(4,)  mean 1  std 0</code>" in details
+    assert "moving_variance ❄</td><td style='padding:0'><code>(4,)  mean 4  std 0</code>" in details
+
+
+def _pre_text(value):
+    """The text of the first <pre> in a panel part."""
+    import html
+    import re
+
+    return html.unescape(re.search(r"<pre[^>]*>(.*?)</pre>", value, re.S).group(1))
+
+
+def test_the_preview_is_what_apply_then_reports():
+    ed = kw.ModelEditor(mlp())
+    ed.select("d2")
+    assert ed.preview.value == ""  # nothing typed, nothing to preview
+    ed.form.set(units="128")
+    assert "Apply would give:" in ed.preview.value
+    preview = _pre_text(ed.preview.value)
+    assert "config of d2: units 64 -> 128" in preview
+    assert "head: kernel (128, 10) is new" in preview
+    report = ed.apply()
+    assert preview == str(report) == _pre_text(ed.status.value)
+    # A refusal shows before Apply, and Apply then refuses with the same sentence.
+    ed.action.value = "insert after"
+    ed.select("d1")
+    assert ed.preview.value == ""  # no class picked yet
+    ed.form.pick("Reshape")
+    ed.form.set(target_shape="(7, 7)")
+    assert "Apply would be refused:" in ed.preview.value
+    refused = _pre_text(ed.preview.value)
+    assert "(7, 7)" in refused
+    assert ed.apply() is None
+    assert _pre_text(ed.status.value) == refused
+    assert len(ed.history) == 1
+
+
+def test_keys_undo_redo_and_delete_after_a_confirmation():
+    ed = kw.ModelEditor(mlp())
+    key = ed.view.viewport._handle  # what the browser sends for a key in the editor
+    ed.select("d2")
+    key(None, {"key": "delete"}, [])
+    assert ed.action.value == "delete" and "Press Delete again" in ed.status.value
+    assert "d2" in [l.name for l in ed.model.layers]  # asked, not done
+    assert "Apply would give:" in ed.preview.value and "removed: d2" in ed.preview.value
+    key(None, {"key": "delete"}, [])
+    assert "d2" not in [l.name for l in ed.model.layers]
+    key(None, {"key": "undo"}, [])
+    assert "d2" in [l.name for l in ed.model.layers]
+    key(None, {"key": "redo"}, [])
+    assert "d2" not in [l.name for l in ed.model.layers]
+    ed.select("pixels")  # an input is not deleted: the panel says why
+    key(None, {"key": "delete"}, [])
+    assert "cannot be deleted" in ed.status.value and "An input layer" in ed.status.value
+    ed.select("d1")  # a first Delete on another layer asks again
+    key(None, {"key": "delete"}, [])
+    ed.select("head")
+    key(None, {"key": "delete"}, [])
+    assert "d1" in [l.name for l in ed.model.layers] and "Press Delete again" in ed.status.value
+
+
+def test_export_menu_sends_png_requests_and_writes_svg(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ed = kw.ModelEditor(mlp())
+    sent = []
+    monkeypatch.setattr(ed.view.viewport, "send", lambda msg, *a, **k: sent.append(msg))
+    ed.export.value = "png-full"
+    assert sent == [{"png": {"name": "mlp-graph.png", "full": True}}]
+    assert ed.export.value == ""
+    ed.export.value = "png"
+    assert sent[-1] == {"png": {"name": "mlp.png", "full": False}}
+    ed.view.viewport._handle(None, {"png_done": {"name": "mlp.png", "bytes": 20480}}, [])
+    assert "downloaded mlp.png (20 kB)" in ed.status.value
+    ed.export.value = "svg"
+    assert (tmp_path / "mlp.svg").read_text().startswith("<?xml")

@@ -198,7 +198,10 @@ def test_weights_policies():
         kw.replace_layer(model, "d2", layers.Dense(64, name="d2"), weights="maybe")
 
 
-def test_a_built_replacement_brings_its_own_weights_and_can_be_reused():
+def test_a_built_replacement_inherits_the_target_and_keeps_its_own_only_where_nothing_fits():
+    # DESIGN "Weights": under "auto" a replacement inherits every variable of the target whose
+    # name and shape fit, built or not; its own values are used only where none fits (or under
+    # "reinit"), and the report never calls them kept.
     model = mlp()
     mine = layers.Dense(64, name="d2")
     mine.build((None, 64))
@@ -206,9 +209,16 @@ def test_a_built_replacement_brings_its_own_weights_and_can_be_reused():
     r1 = kw.replace_layer(model, "d2", mine)
     r2 = kw.replace_layer(model, "d2", mine)  # the same object again: it is copied, not used
     for r in (r1, r2):
-        assert np.all(r.model.get_layer("d2").kernel.numpy() == 0.5)
+        assert_identical(model, r.model, ["d1", "d2", "head"])
         assert r.model.get_layer("d2").kernel is not mine.kernel
+        assert "d2" in r.report.kept and not r.report.reinitialized
     assert mine._inbound_nodes == []
+    own = kw.replace_layer(model, "d2", mine, weights="reinit")
+    assert np.all(own.model.get_layer("d2").kernel.numpy() == 0.5)
+    assert set(own.report.reinitialized) == {"d2"}
+    assert own.report.reinitialized["d2"].startswith(
+        "kernel (64, 64) holds the value the new layer came built with (weights='reinit')")
+    assert_identical(model, own.model, ["d1", "head"])
 
 
 def test_refusals_name_the_problem():

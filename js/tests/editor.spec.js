@@ -99,7 +99,7 @@ test('click a Dense layer, widen it and change its activation', async ({ page })
   await openAndRun(page, 'mlp.ipynb');
   const summary = page.locator('.kw-summary').first();
   await expect(summary).toContainText('d2 (Dense)');
-  const before = await summary.innerText();
+  const before = await summary.textContent();
   expect(before).toContain('(None, 64)');
   await page.screenshot({ path: path.join(shots, 'mlp-1-opened.png'), fullPage: false });
 
@@ -111,7 +111,7 @@ test('click a Dense layer, widen it and change its activation', async ({ page })
   await expect(await field(page, 'units')).toHaveValue('64');
 
   await (await field(page, 'units')).fill('128');
-  await (await field(page, 'activation')).fill('sigmoid');
+  await page.locator('.kw-field-activation select').first().selectOption('sigmoid');
   await page.locator('.kw-apply button, button.kw-apply').first().click();
 
   await expect(summary).toContainText('(None, 128)');
@@ -123,7 +123,7 @@ test('click a Dense layer, widen it and change its activation', async ({ page })
   await expect(page.locator('.kw-code-view .kw-changed').first())
     .toHaveText('x = layers.Dense(128, activation="sigmoid", name="d2")(x)');
   expect(labels['head']).toContain('(None, 10)');
-  expect(await summary.innerText()).not.toEqual(before);
+  expect(await summary.textContent()).not.toEqual(before);
   await page.screenshot({ path: path.join(shots, 'mlp-2-applied.png'), fullPage: false });
 
   // A value that is not a value: the panel says so, nothing changes.

@@ -8,6 +8,10 @@
 // - cytoscape caches where its canvas is on the page: a scroll of any ancestor (JupyterLab
 //   scrolls the notebook, not the window) makes it stale, so clicks would miss. Invalidate it
 //   on every scroll and before every press.
+// - keys inside the editor (not while typing in a field): Ctrl/Cmd+Z undo, Ctrl/Cmd+Shift+Z or
+//   Ctrl+Y redo, Delete/Backspace delete the selected layer (the kernel asks first): {key};
+// - {png: {full, name}}: download the canvas (or the whole graph at zoom 1) as a PNG, and tell
+//   the kernel what was written ({png_done: {name, bytes}}).
 
 function graphOf(el) {
   const editor = el.closest(".keras-widget-editor");
@@ -84,6 +88,48 @@ function render({ model, el }) {
               renderedPosition: { x: e.clientX - box.left, y: e.clientY - box.top } });
   };
   document.addEventListener("scroll", onScroll, true);
+  // JupyterLab keeps the focus on the page, not on the canvas: the keys are this editor's
+  // while the last press of the mouse was inside it.
+  let armed = false;
+  const onDocPress = (e) => {
+    editor = editor || el.closest(".keras-widget-editor");
+    armed = Boolean(editor && editor.contains(e.target));
+  };
+  const onKey = (e) => {
+    if (!armed) return;
+    const t = e.target;
+    if (t && (["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName) || t.isContentEditable)) {
+      return; // typing in a field: the field's own keys
+    }
+    const mod = e.ctrlKey || e.metaKey;
+    const k = e.key.toLowerCase();
+    let key = null;
+    if (mod && k === "z") key = e.shiftKey ? "redo" : "undo";
+    else if (mod && k === "y") key = "redo";
+    else if (!mod && (e.key === "Delete" || e.key === "Backspace")) key = "delete";
+    if (!key) return;
+    e.preventDefault();
+    e.stopPropagation(); // not the notebook's own undo or cell deletion
+    model.send({ key });
+  };
+  let editor = null; // found once the widget is in the page (not yet when render runs)
+  document.addEventListener("mousedown", onDocPress, true);
+  document.addEventListener("keydown", onKey, true);
+  const png = (req) => {
+    const opts = { bg: "#ffffff", output: "blob" };
+    if (req.full) Object.assign(opts, { full: true, scale: 1 / cy.zoom(), maxWidth: 16384,
+                                        maxHeight: 16384 });
+    else opts.scale = 2; // sharp on a high-density screen
+    const blob = cy.png(opts);
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = req.name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+    model.send({ png_done: { name: req.name, bytes: blob.size } });
+  };
   let container = null;
   // ipycytoscape may make a new cytoscape instance (a new render): follow it.
   const watch = setInterval(() => {
@@ -99,6 +145,7 @@ function render({ model, el }) {
         container.removeEventListener("wheel", onWheel, true);
         container.removeEventListener("mousedown", onPress, true);
       }
+      if (!editor) editor = el.closest(".keras-widget-editor");
       container = cy.container();
       container.addEventListener("wheel", onWheel, { capture: true, passive: false });
       container.addEventListener("mousedown", onPress, true);
@@ -119,6 +166,7 @@ function render({ model, el }) {
                    { duration: 200 });
       }, 250);
     }
+    if (msg.png) png(msg.png);
     if (msg.fit) cy.fit(undefined, 12);
     if (msg.top) top();
     if (msg.zoom) {
@@ -130,6 +178,8 @@ function render({ model, el }) {
     clearInterval(watch);
     clearTimeout(timer);
     document.removeEventListener("scroll", onScroll, true);
+    document.removeEventListener("mousedown", onDocPress, true);
+    document.removeEventListener("keydown", onKey, true);
     if (container) {
       container.removeEventListener("wheel", onWheel, true);
       container.removeEventListener("mousedown", onPress, true);

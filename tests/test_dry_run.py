@@ -1,0 +1,133 @@
+"""dry_run=True on every edit: the same report (or the same EditError) as the real edit, no model,
+no weight memory. Checked on every edit the other test files make: each of their tests runs again
+with every edit preceded by its dry run, whose report must equal the real one."""
+import importlib
+import inspect
+import os
+
+import keras
+import numpy as np
+import psutil
+import pytest
+from keras import layers
+
+import keras_widget as kw
+from keras_widget import keras_internals as ki
+from keras_widget.edits import EDITS, Edit
+
+MODULES = ["test_edits", "test_replace", "test_traps", "test_cases", "test_faults",
+           "test_editor"]
+
+
+def _fields(report):
+    return (report.kept, report.reinitialized, report.added, report.removed, report.notes,
+            report.config_changes, report.shape_changes)
+
+
+def _cases():
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        for name, fn in vars(module).items():
+            if not name.startswith("test_") or not inspect.isfunction(fn):
+                continue
+            source = inspect.getsource(fn)
+            if not any(k in source for k in list(EDITS) + ["Edit("]):
+                continue  # a test that makes no edit
+            marks = getattr(fn, "pytestmark", [])
+            slow = [pytest.mark.slow] if any(m.name == "slow" for m in marks) else []
+            params = [m for m in marks if m.name == "parametrize"]
+            if not params:
+                yield pytest.param(fn, {}, id=f"{module_name}.{name}", marks=slow)
+                continue
+            (mark,) = params
+            names = [n.strip() for n in mark.args[0].split(",")] if isinstance(
+                mark.args[0], str) else list(mark.args[0])
+            for i, values in enumerate(mark.args[1]):
+                values = values if len(names) > 1 else (values,)
+                yield pytest.param(fn, dict(zip(names, values)), id=f"{module_name}.{name}[{i}]",
+                                   marks=slow)
+
+
+@pytest.fixture
+def every_edit_dry_run_first(monkeypatch):
+    """Each real edit is preceded by its dry run; their reports (or errors) must be equal."""
+    real = Edit.apply
+    checked = []
+
+    def apply(self, model, dry_run=False):
+        if dry_run:
+            return real(self, model, dry_run=True)
+        dry = dry_error = None
+        try:
+            dry = real(self, model, dry_run=True)
+        except kw.EditError as err:
+            dry_error = err
+        try:
+            result = real(self, model)
+        except kw.EditError as err:
+            assert dry_error is not None, f"the dry run of {self} passed, the edit raised {err}"
+            assert str(dry_error) == str(err)
+            checked.append(self.kind)
+            raise
+        assert dry_error is None, f"the dry run of {self} raised {dry_error}, the edit passed"
+        assert dry.model is None and dry.edit is self
+        assert _fields(dry.report) == _fields(result.report), (self, dry.report, result.report)
+        checked.append(self.kind)
+        return result
+
+    monkeypatch.setattr(Edit, "apply", apply)
+    return checked
+
+
+@pytest.mark.parametrize("test, params", list(_cases()))
+def test_a_dry_run_reports_what_the_edit_does(test, params, every_edit_dry_run_first, request):
+    fixtures = {name: request.getfixturevalue(name) for name in inspect.signature(test).parameters
+                if name not in params}
+    test(**params, **fixtures)
+    assert every_edit_dry_run_first, "the test made no edit"
+
+
+def test_every_edit_kind_is_checked():
+    kinds = set()
+    for param in _cases():
+        kinds |= {k for k in EDITS if k in inspect.getsource(param.values[0])}
+    assert kinds == set(EDITS)
+
+
+def test_a_dry_run_builds_nothing_and_allocates_no_weight_memory():
+    x = keras.Input((4096,), name="x")
+    model = keras.Model(x, layers.Dense(2, name="head")(layers.Dense(8, name="d")(x)))
+    pending = len(ki.pending_variables())
+    process = psutil.Process(os.getpid())
+    rss = process.memory_info().rss
+    # 4096 x 65536 float32 = 1 GiB if it were allocated, twice.
+    big = layers.Dense(65536, name="d")
+    r = kw.replace_layer(model, "d", big, dry_run=True)
+    r2 = kw.insert_layer(model, layers.Dense(65536, name="wide"), after="x", dry_run=True)
+    assert process.memory_info().rss - rss < 200 * 2**20
+    assert r.model is None and r2.model is None
+    assert r.report.reinitialized == {
+        "d": "kernel (4096, 65536) is new: the source kernel (4096, 8) does not fit; "
+             "bias (65536,) is new: the source bias (8,) does not fit",
+        "head": "kernel (65536, 2) is new: the source kernel (8, 2) does not fit"}
+    assert r.report.config_changes == {"d": {"units": (8, 65536)}}
+    assert len(ki.pending_variables()) == pending  # nothing left waiting for a value
+    assert not big.built and big.weights == []
+
+
+def test_a_dry_run_raises_what_the_edit_raises_and_the_editor_previews():
+    x = keras.Input((4,), name="x")
+    model = keras.Model(x, layers.Dense(2, name="head")(layers.Dense(8, name="d")(x)))
+    with pytest.raises(kw.EditError, match=r"^replace_layer\('d'\) cannot be built: layer 'd' "
+                                           r"\(Reshape\) cannot take input of shape \(None, 4\)"):
+        kw.replace_layer(model, "d", layers.Reshape((3, 3), name="d"), dry_run=True)
+    with pytest.raises(kw.EditError,
+                       match="^delete_layer: got an unexpected keyword argument .wat.\\.$"):
+        kw.delete_layer(model, "d", dry_run=True, wat=1)
+    ed = kw.ModelEditor(model)
+    report = ed.edit_layer("d", units=5, dry_run=True)
+    assert report.config_changes == {"d": {"units": (8, 5)}}
+    assert ed.model is model and len(ed.history) == 0  # nothing applied
+    preview = ed.history.preview(Edit("rename_layer", dict(target="d", new_name="e")))
+    assert preview.added == ["e"] and preview.removed == ["d"] and len(ed.history) == 0
+    assert ed.rename_layer("d", "e").added == ["e"] and len(ed.history) == 1
