@@ -85,7 +85,7 @@ def deferred_supported():
 
 
 def pending_variables():
-    """Variables created in a ``StatelessScope(initialize_variables=False)``, still without value."""
+    """Variables made in a ``StatelessScope(initialize_variables=False)``, still without value."""
     return global_state.get_global_attribute("uninitialized_variables", []) or []
 
 
