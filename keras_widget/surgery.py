@@ -200,6 +200,7 @@ class Rebuilder:
         self.inserted = {}  # id(layer the person gave) -> its copy
         self.assignments = []
         self.edited = []  # (source path, source op, its copy): for the report's config changes
+        self.notes = []  # what the walk found worth saying (the plan's own notes stay the plan's)
 
     # -- levels (the top model, each nested model) -------------------------------------------
 
@@ -404,7 +405,7 @@ class Rebuilder:
             try:
                 new = cls(inputs, outputs, name=name)
             except Exception as exc:  # noqa: BLE001
-                self.plan.notes.append(
+                self.notes.append(
                     f"'{name}' was a {cls.__name__}; it could not be rebuilt as one "
                     f"({first_line(exc)}), so it is a functional keras.Model now.")
         if new is None:
@@ -603,7 +604,7 @@ def _rebuild(source, plan, deferred, dry_run):
     except BaseException:
         dv.discard()
         raise
-    notes = list(plan.notes)
+    notes = list(plan.notes) + rb.notes
     for layer in rb.inserted.values():
         if id(layer) not in in_model:
             notes.append(f"'{layer.name}' was inserted where nothing reads it (an input that "

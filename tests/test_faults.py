@@ -289,3 +289,28 @@ def test_the_engine_never_imports_widgets_and_no_module_but_one_names_keras_inte
     for name in engine:
         text = (package / f"{name}.py").read_text()
         assert not [p for p in private if p in text], name
+
+
+def test_a_plan_refuses_contradictory_requests():
+    from keras_widget.surgery import Plan
+
+    model = mlp()
+    d2 = model.get_layer("d2")
+    plan = Plan("test")
+    plan.replace(d2, layers.Dense(8, name="d2"))
+    plan.replace(d2, plan.directive(d2).layer)  # the same request again is no conflict
+    with pytest.raises(kw.EditError, match=r"^test: 'd2' is already to be replaced\.$"):
+        plan.delete(d2)
+    with pytest.raises(kw.EditError, match=r"^test: 'd2' cannot be inlined and changed"):
+        plan.inline(d2)
+    node = d2._inbound_nodes[0]
+    probe = layers.Activation("linear", name="probe")
+    plan.insert_after(node, probe)
+    with pytest.raises(kw.EditError, match="'probe' cannot be inserted both before and after"):
+        plan.insert_before(node, probe)
+    plan.set_outputs([model.outputs[0]])
+    with pytest.raises(kw.EditError, match="the outputs are already set"):
+        plan.set_outputs([model.outputs[0]])
+    plan.reshape_input("x", (None, 4))
+    with pytest.raises(kw.EditError, match="input 'x' cannot get two shapes"):
+        plan.reshape_input("x", (None, 5))
