@@ -1,7 +1,9 @@
 """One replace_layer near the middle of big keras.applications models, against what a person would
-do instead in the same process: keras.models.clone_model, then set_weights(get_weights()).
+do instead in the same process: keras.models.clone_model, then set_weights(get_weights()). Then
+every other edit, and the dry run of each, on one model (ResNet50 by default).
 
-    python benchmarks/bench_replace.py [ResNet50 DenseNet201 EfficientNetB7 NASNetLarge] [--repeat 3]
+    python benchmarks/bench_replace.py [ResNet50 DenseNet201 EfficientNetB7 NASNetLarge]
+                                       [--repeat 3] [--edits-on ResNet50]
 
 Prints, per model: layers, weights (MB), the median time of each way (both in this process, one
 after the other), their ratio (ours / clone), and the peak extra resident memory of each. Memory is
@@ -89,6 +91,57 @@ def build(name):
     return model, target, {"ours": ours, "clone": lambda: clone_and_copy(model)}
 
 
+def edits_of(model):
+    """``{edit name: function of dry_run}``: every edit that applies to a one-input, one-output
+    model without nested models, each at the middle Conv2D (or its activation)."""
+    conv = middle_conv(model)
+    act = next(l for l in model.layers[model.layers.index(conv):]
+               if isinstance(l, keras.layers.Activation))
+    size = tuple(model.inputs[0].shape[1:])
+    smaller = (size[0] // 2, size[1] // 2) + size[2:]  # height and width halved
+    return {
+        "replace_layer": lambda dry: kw.replace_layer(
+            model, conv.name, keras.layers.Conv2D.from_config(conv.get_config()), dry_run=dry),
+        "insert_layer": lambda dry: kw.insert_layer(
+            model, keras.layers.BatchNormalization(name="probe"), after=conv.name, dry_run=dry),
+        "delete_layer": lambda dry: kw.delete_layer(model, act.name, dry_run=dry),
+        "edit_layer": lambda dry: kw.edit_layer(model, conv.name, activation="relu", dry_run=dry),
+        "rename_layer": lambda dry: kw.rename_layer(model, conv.name, "renamed", dry_run=dry),
+        "set_input_shape": lambda dry: kw.set_input_shape(model, smaller, dry_run=dry),
+        "replace_all": lambda dry: kw.replace_all(
+            model, keras.layers.Activation,
+            lambda layer: keras.layers.Activation("gelu", name=layer.name), dry_run=dry),
+        "add_output": lambda dry: kw.add_output(model, conv.name, dry_run=dry),
+    }
+
+
+def bench_edits(name, repeat):
+    """Every edit and its dry run on ``name``: ``[(edit, real s, dry s)]`` and the clone time."""
+    model = getattr(keras.applications, name)(weights=None)
+    edits = edits_of(model)
+    clone_and_copy(model)
+    t_clone = measure(lambda: clone_and_copy(model), repeat)
+    rows = []
+    for edit, run in edits.items():
+        run(False), run(True)  # untimed first round
+        gc.collect()
+        t_real = measure(lambda: run(False), repeat)
+        t_dry = measure(lambda: run(True), repeat)
+        rows.append((edit, t_real, t_dry))
+        print(f"{name} {edit}: {t_real:.3f} s, dry run {t_dry:.3f} s, clone+set_weights "
+              f"{t_clone:.3f} s", flush=True)
+    return rows, t_clone
+
+
+def edits_table(name, rows, t_clone):
+    lines = [f"| edit on {name} | edit | / clone_model + set_weights ({t_clone:.2f} s) | dry run "
+             "| dry run / edit |", "|---|---:|---:|---:|---:|"]
+    for edit, t_real, t_dry in rows:
+        lines.append(f"| {edit} | {t_real:.2f} s | **{t_real / t_clone:.2f}** | {t_dry:.2f} s | "
+                     f"**{t_dry / t_real:.2f}** |")
+    return "\n".join(lines)
+
+
 def peak_memory(name, way):
     """Peak extra RSS (bytes) of one run of ``way`` on a freshly built model, in a new process."""
     out = subprocess.run([sys.executable, __file__, name, "--memory-of", way],
@@ -129,6 +182,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", default=MODELS)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--edits-on", default="ResNet50",
+                        help="the model every edit is measured on ('' for none)")
     parser.add_argument("--memory-of", choices=["ours", "clone"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_of:  # the child process of peak_memory()
@@ -145,12 +200,17 @@ def main():
               f" clone+set_weights {row['t_clone']:.3f} s, ratio {row['ratio']:.2f}; peak extra "
               f"memory {row['m_ours']:.0f} MB vs {row['m_clone']:.0f} MB "
               f"(weights {row['weights_mb']:.0f} MB)", flush=True)
-    text = table(rows)
+    text = table(rows) if rows else ""
+    if args.edits_on:
+        edit_rows, t_clone = bench_edits(args.edits_on, args.repeat)
+        text += "\n\n" + edits_table(args.edits_on, edit_rows, t_clone)
+    load = os.getloadavg()[0]
     print(text)
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.md")
     with open(out, "w") as f:
-        f.write(f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, "
-                f"Keras {keras.__version__}, median of {args.repeat} runs.\n\n{text}\n")
+        f.write(f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores (load average "
+                f"{load:.1f} when it ended), Keras {keras.__version__}, median of {args.repeat} "
+                f"runs.\n\n{text}\n")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ Two ways, tried in this order:
 - **live copy**: where a layer cannot be rebuilt from its config (a ``Lambda``, whose Python
   function would need unsafe deserialization; a custom layer whose constructor takes objects Keras
   cannot serialize), the Python object is copied with its attributes. Functions are not copied
-  (the copy calls the same function), variables and sub-layers are. Safe mode is never touched.
+  (the copy calls the same function), variables and sub-layers are; a function stored on the
+  object that closes over it (Keras wraps ``build`` per instance) is made again around the copy.
+  Safe mode is never touched.
 """
 from __future__ import annotations
 

@@ -283,9 +283,12 @@ def _replace_layer(model, target, new_layer, weights="auto"):
     ``target``: a layer path (``"d2"``, ``"outer/inner"``). ``new_layer``: a keras layer; a copy
     of it goes into the new model (the object you pass is not used, so it can be reused).
     ``weights``: ``"auto"`` copies each of the target's variables whose name and shape fit the
-    new layer, ``"reinit"`` copies none, ``"keep"`` raises ``EditError`` unless all fit. If
-    ``new_layer`` is already built, its own weights are copied first. Layers downstream whose
-    input shape changed keep what still fits and are reported in ``report.reinitialized``.
+    new layer, ``"reinit"`` copies none, ``"keep"`` raises ``EditError`` unless all fit; built
+    or not, the new layer inherits the same. If ``new_layer`` came built, its own values fill
+    only the variables that inherit nothing (reported in ``report.reinitialized``: they are not
+    the source's). Layers downstream whose input shape changed keep what still fits and are
+    reported in ``report.reinitialized``. ``report.config_changes["<target>"]`` says what differs
+    from the target's config (``"class"`` for another class).
 
     Returns an ``EditResult`` (``.model``, ``.report``). Raises ``EditError`` (nothing built) if
     the target does not exist, is an input layer, the new name is taken, or the new layer's output

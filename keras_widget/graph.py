@@ -11,7 +11,7 @@ import keras
 import networkx as nx
 
 from . import keras_internals as ki
-from .errors import EditError, first_line
+from .errors import EditError, first_line, surfaced
 
 
 @dataclass(frozen=True)
@@ -220,8 +220,8 @@ def to_networkx(model):
         raise
     except Exception as exc:  # noqa: BLE001 - reading a graph only ever raises EditError
         name = getattr(model, "name", type(model).__name__)
-        raise EditError(f"The graph of model '{name}' cannot be read: {first_line(exc)} "
-                        f"({type(exc).__name__}).", cause=exc) from None
+        raise surfaced(EditError(f"The graph of model '{name}' cannot be read: "
+                                 f"{first_line(exc)} ({type(exc).__name__}).", cause=exc))
 
 
 def _to_networkx(model):

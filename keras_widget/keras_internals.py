@@ -77,6 +77,13 @@ def retarget_tracker(obj):
                               for name, (_, store) in tracker.config.items()}
 
 
+def snake_case(class_name):
+    """The name Keras gives a layer of that class (``"Conv2D"`` -> ``"conv2d"``)."""
+    from keras.src.utils.naming import to_snake_case
+
+    return to_snake_case(class_name)
+
+
 # -- variables without values (the dry run) ----------------------------------------------------
 
 def deferred_supported():
@@ -85,7 +92,7 @@ def deferred_supported():
 
 
 def pending_variables():
-    """Variables created in a ``StatelessScope(initialize_variables=False)``, still without value."""
+    """Variables made in a ``StatelessScope(initialize_variables=False)``, still without value."""
     return global_state.get_global_attribute("uninitialized_variables", []) or []
 
 

@@ -1,19 +1,23 @@
 """Edits of a functional model: an edit and a model in, a new model and an ``EditReport`` out.
 
-How every edit works: the edit becomes a :class:`Plan` (what happens at which layer path or call
-site), then :class:`Rebuilder` walks the source graph call by call, in topological order, and calls
-a copy of each operation on the new tensors, applying the plan as it goes. Shared layers are copied
-once, so they stay shared; nested models are rebuilt as nested models. That walk runs with
-variables left uninitialized (see :mod:`keras_widget.weights`): it is the dry run in which every
-shape is checked, and any failure becomes an ``EditError`` before a single weight is allocated.
-Then each variable is filled from the source by layer path, name and shape.
+How every edit works: the edit's record (:mod:`keras_widget.edits`) writes a :class:`Plan` with its
+verbs (replace, delete, reconfigure a layer; insert before or after a call site; reshape an input;
+inline a nested model; set the outputs), which refuse contradictory requests. Then
+:class:`Rebuilder` walks the source graph call by call, in topological order, and calls a copy of
+each operation on the new tensors, reading the plan as it goes (it never changes it), as Keras's
+own ``clone_model`` / ``_run_through_graph`` do. Shared layers are copied once, so they stay
+shared; nested models are rebuilt as nested models. That walk runs with variables left
+uninitialized (see :mod:`keras_widget.weights`): it checks every shape, and any failure becomes an
+``EditError`` before a single weight is allocated. Then each variable is filled from the source by
+layer path, name and shape. A dry run stops before the filling, and walks only what the edit
+changes: untouched calls on unchanged inputs stand as they are in the source.
 
 The source model is only read. Nothing here imports ipywidgets.
 """
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import keras
 import networkx as nx
@@ -131,6 +135,11 @@ class Plan:
 
     # -- what the rebuild reads --------------------------------------------------------------
 
+    def inserted_at_ops(self):
+        """Ids of the operations at one of whose calls something is inserted."""
+        return {id(node.operation) for node, _ in list(self._after.values()) +
+                list(self._before.values())}
+
     def has(self, op):
         return id(op) in self._layers
 
@@ -170,18 +179,28 @@ class Plan:
 
 
 class Rebuilder:
-    """Builds the new model for a :class:`Plan`. Use :func:`rebuild`."""
+    """Builds the new model for a :class:`Plan`. Use :func:`rebuild`.
 
-    def __init__(self, source, plan):
+    ``reuse=True`` (a dry run): a call that the plan does not touch and whose inputs are all the
+    source's own tensors is not copied; the source's operation and output tensors stand in for
+    it (as in a feature extractor ``keras.Model(model.input, some_layer.output)``, which does not
+    change the source). Its weights would all be copied, so it is reported kept, as the real
+    edit reports it. Only what the edit changes, and what lies downstream of it, is walked.
+    """
+
+    def __init__(self, source, plan, reuse=False):
         self.plan = plan
         # Every layer of the source by id, with its path: a layer may refer to another one of
         # the model (tied weights), whose copy it must then use.
-        self.source_layers = {id(layer): path for path, layer in g.iter_layers(source)}
+        paths = list(g.iter_layers(source))
+        self.source_layers = {id(layer): path for path, layer in paths}
+        self.fixed = _not_reusable(source, plan, paths) if reuse else None
         self.copying = set()  # ids of layers whose copy is being made (layers referring back)
         self.new_ops = {}  # id(source op) -> its copy: a shared layer is copied once
         self.inserted = {}  # id(layer the person gave) -> its copy
         self.assignments = []
         self.edited = []  # (source path, source op, its copy): for the report's config changes
+        self.notes = []  # what the walk found worth saying (the plan's own notes stay the plan's)
 
     # -- levels (the top model, each nested model) -------------------------------------------
 
@@ -194,7 +213,8 @@ class Rebuilder:
         fm = g.require_functional(model)
         tmap = {}
         if inputs is None:
-            new_inputs = [self.new_input(t, src_prefix) for t in fm.inputs]
+            new_inputs = [t if self.fixed is not None and id(ki.producer(t)) not in self.fixed
+                          else self.new_input(t, src_prefix) for t in fm.inputs]
         else:
             new_inputs = list(inputs)
         for t, n in zip(fm.inputs, new_inputs):
@@ -242,6 +262,11 @@ class Rebuilder:
     def node(self, site, src_prefix, new_prefix, tmap):
         op, knode = site.op, site.node
         path = src_prefix + op.name
+        if (self.fixed is not None and id(op) not in self.fixed and site.calls == 1
+                and all(tmap.get(id(t)) is t for t in knode.input_tensors)):
+            for t in knode.outputs:  # the source's own call stands in for its copy
+                tmap[id(t)] = t
+            return
         args, kwargs = knode.arguments.fill_in(tmap)
         befores = self.plan.inserted_before(knode)
         if befores:
@@ -380,7 +405,7 @@ class Rebuilder:
             try:
                 new = cls(inputs, outputs, name=name)
             except Exception as exc:  # noqa: BLE001
-                self.plan.notes.append(
+                self.notes.append(
                     f"'{name}' was a {cls.__name__}; it could not be rebuilt as one "
                     f"({first_line(exc)}), so it is a functional keras.Model now.")
         if new is None:
@@ -500,6 +525,34 @@ def needed_nodes(model, output_tensors):
     return keep
 
 
+def _not_reusable(source, plan, paths):
+    """Ids of the source operations a dry run must copy: those the plan touches (or at whose call
+    it inserts), input layers it reshapes or renames, nested models holding any of those, layers
+    at several paths (inside and outside a nested model) and layers held by another layer."""
+    touched = {id(op) for op, _ in plan.directives()} | plan.inserted_at_ops()
+    touched |= {id(op) for _, op in paths if plan.is_inlined(op)}
+    touched |= {id(ki.producer(t)) for t in g.require_functional(source).inputs
+                if plan.input_shape(ki.producer(t).name) is not None}
+    fixed = set(touched)
+    seen = {}
+    for path, layer in paths:
+        seen[id(layer)] = seen.get(id(layer), 0) + 1
+        for sub in ki.sublayers(layer):
+            fixed.add(id(sub))
+    fixed |= {i for i, n in seen.items() if n > 1}
+
+    def inner_ops(model):
+        for op in g.require_functional(model).operations:
+            yield op
+            if g.is_nested_model(op):
+                yield from inner_ops(op)
+
+    for _, layer in paths:
+        if g.is_nested_model(layer) and any(id(op) in touched for op in inner_ops(layer)):
+            fixed.add(id(layer))
+    return fixed
+
+
 def _built(layer):
     """``layer`` when it came built with weights of its own, else ``None``."""
     return layer if getattr(layer, "built", False) and layer.weights else None
@@ -521,7 +574,7 @@ def rebuild(source, plan, dry_run=False):
 
 
 def _rebuild(source, plan, deferred, dry_run):
-    rb = Rebuilder(source, plan)
+    rb = Rebuilder(source, plan, reuse=dry_run)
     needed = None
     if plan.outputs is not None:
         needed = needed_nodes(source, tree.flatten(plan.outputs))
@@ -551,7 +604,7 @@ def _rebuild(source, plan, deferred, dry_run):
     except BaseException:
         dv.discard()
         raise
-    notes = list(plan.notes)
+    notes = list(plan.notes) + rb.notes
     for layer in rb.inserted.values():
         if id(layer) not in in_model:
             notes.append(f"'{layer.name}' was inserted where nothing reads it (an input that "

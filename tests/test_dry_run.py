@@ -17,6 +17,9 @@ from keras_widget.edits import EDITS, Edit
 
 MODULES = ["test_edits", "test_replace", "test_traps", "test_cases", "test_faults",
            "test_editor"]
+# 36 edits in a row on MobileNet (two minutes again in CI); its kinds of edit on keras.applications
+# models are dry-run by c03, c06 and c10.
+LEFT_OUT = {"test_c15_kernel_regularizers"}
 
 
 def _fields(report):
@@ -28,7 +31,7 @@ def _cases():
     for module_name in MODULES:
         module = importlib.import_module(module_name)
         for name, fn in vars(module).items():
-            if not name.startswith("test_") or not inspect.isfunction(fn):
+            if not name.startswith("test_") or not inspect.isfunction(fn) or name in LEFT_OUT:
                 continue
             source = inspect.getsource(fn)
             if not any(k in source for k in list(EDITS) + ["Edit("]):

@@ -86,7 +86,7 @@ def test_a_value_the_replacement_came_with_is_never_reported_kept():
     del base
 
 
-# -- 2. a live copy of a layer that creates sub-layers in build() --------------------------------
+# -- 2. a live copy of a layer that creates sub-layers in build() ----------------------------------
 
 class Block(layers.Layer):
     """Sub-layers made in build(), and a get_config that fails: only a live copy can copy it."""
@@ -114,7 +114,8 @@ def test_a_live_copy_builds_itself_not_the_layer_it_was_copied_from():
     new = r.model.get_layer("blk")
     assert new.built and [v.shape for v in new.weights] == [(8, 8), (8,)]
     xs = np.random.default_rng(0).random((2, 4)).astype("float32")
-    h = np.maximum(xs @ model.get_layer("d1").kernel.numpy() + model.get_layer("d1").bias.numpy(), 0)
+    d1 = model.get_layer("d1")
+    h = np.maximum(xs @ d1.kernel.numpy() + d1.bias.numpy(), 0)
     h = (h @ new.inner.kernel.numpy() + new.inner.bias.numpy()) * 2.0
     want = h @ model.get_layer("head").kernel.numpy() + model.get_layer("head").bias.numpy()
     np.testing.assert_allclose(r.model(xs), want, atol=1e-5)
@@ -128,7 +129,7 @@ def test_a_live_copy_builds_itself_not_the_layer_it_was_copied_from():
     assert np.any(new.inner.kernel.numpy() != 0)
 
 
-# -- 3. every exception inside an edit is an EditError ----------------------------------------------
+# -- 3. every exception inside an edit is an EditError ---------------------------------------------
 
 def test_exceptions_from_layer_code_become_edit_errors_with_their_cause():
     x = keras.Input((4,), name="x")
@@ -155,7 +156,7 @@ def test_exceptions_from_layer_code_become_edit_errors_with_their_cause():
         kw.debug(before)
 
 
-# -- 4. what load_model finds is what the report says ---------------------------------------------
+# -- 4. what load_model finds is what the report says ----------------------------------------------
 
 def _saving_notes(result):
     return [n for n in result.report.notes if n.startswith("Saving:")]
@@ -216,7 +217,7 @@ def _importable(name):
     return importlib.util.find_spec(name) is not None
 
 
-# -- 5. reading the graph of a model whose layer became a small functional block --------------------
+# -- 5. reading the graph of a model whose layer became a small functional block -------------------
 
 def test_a_block_from_a_replace_all_factory_reads_as_a_graph():
     model = mlp()
@@ -239,7 +240,7 @@ def test_a_block_from_a_replace_all_factory_reads_as_a_graph():
         kw.to_networkx(keras.Model())
 
 
-# -- 6. reports say what changed in configs and shapes -----------------------------------------------
+# -- 6. reports say what changed in configs and shapes ---------------------------------------------
 
 def test_reports_say_what_changed_in_configs_and_in_input_and_output_shapes():
     model = mlp()
@@ -268,3 +269,48 @@ def test_reports_say_what_changed_in_configs_and_in_input_and_output_shapes():
     assert r.report.config_changes["d2"]["class"] == ("Dense", "Dropout")
     r = kw.rename_layer(mlp(), "d1", "first")
     assert r.report.config_changes == {"d1": {"name": ("d1", "first")}}
+
+
+# -- the engine's seams ----------------------------------------------------------------------------
+
+def test_the_engine_never_imports_widgets_and_no_module_but_one_names_keras_internals():
+    import pathlib
+    import subprocess
+
+    code = ("import sys, keras_widget as kw, keras_widget.history, keras_widget.edits; "
+            "kw.to_networkx; print('ipywidgets' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    package = pathlib.Path(kw.__file__).parent
+    private = ("keras.src", "_keras_history", "_inbound_nodes", "_outbound_nodes",
+               "_outputs_struct", "_inputs_struct", "_nodes_by_depth", "_flatten_layers")
+    engine = ["edits", "surgery", "clone", "weights", "report", "history", "graph", "errors",
+              "signature"]
+    for name in engine:
+        text = (package / f"{name}.py").read_text()
+        assert not [p for p in private if p in text], name
+
+
+def test_a_plan_refuses_contradictory_requests():
+    from keras_widget.surgery import Plan
+
+    model = mlp()
+    d2 = model.get_layer("d2")
+    plan = Plan("test")
+    plan.replace(d2, layers.Dense(8, name="d2"))
+    plan.replace(d2, plan.directive(d2).layer)  # the same request again is no conflict
+    with pytest.raises(kw.EditError, match=r"^test: 'd2' is already to be replaced\.$"):
+        plan.delete(d2)
+    with pytest.raises(kw.EditError, match=r"^test: 'd2' cannot be inlined and changed"):
+        plan.inline(d2)
+    node = d2._inbound_nodes[0]
+    probe = layers.Activation("linear", name="probe")
+    plan.insert_after(node, probe)
+    with pytest.raises(kw.EditError, match="'probe' cannot be inserted both before and after"):
+        plan.insert_before(node, probe)
+    plan.set_outputs([model.outputs[0]])
+    with pytest.raises(kw.EditError, match="the outputs are already set"):
+        plan.set_outputs([model.outputs[0]])
+    plan.reshape_input("x", (None, 4))
+    with pytest.raises(kw.EditError, match="input 'x' cannot get two shapes"):
+        plan.reshape_input("x", (None, 5))

@@ -118,5 +118,4 @@ async function field(page, name) {
 }
 
 module.exports = { test, expect, token, shots, openAndRun, drawn, openSummary, edgesGoingUpOrFlat,
-                   nodeIds,
-                   nodeLabels, clickNode, field };
+                   nodeIds, nodeLabels, clickNode, field };
