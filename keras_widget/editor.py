@@ -13,11 +13,11 @@ import ipywidgets as widgets
 import keras
 import numpy as np
 
-from .clone import first_line
+from . import keras_internals as ki
 from .codegen import to_code
 from .codeview import CodeView
 from .edits import Edit, editor_method
-from .errors import EditError
+from .errors import EditError, first_line
 from .forms import LayerForm, parse_value, value_text
 from .graph import is_keras_class, iter_layers, to_networkx
 from .history import History
@@ -357,7 +357,7 @@ class ModelEditor(widgets.VBox):
 
     def _fresh_name(self, cls):
         taken = {p.rsplit("/", 1)[-1] for p, _ in iter_layers(self.model)}
-        return _unique(keras.src.utils.naming.to_snake_case(cls.__name__), taken)
+        return _unique(ki.snake_case(cls.__name__), taken)
 
     def _details_html(self, node_id):
         d = self._graph.nodes[node_id]
