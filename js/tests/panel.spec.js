@@ -190,3 +190,16 @@ async function notebook7(page) {
   await expect(page.locator('.kw-summary').first()).toContainText('d2 (Dense)');
   await page.screenshot({ path: path.join(shots, 'notebook7-mlp.png') });
 }
+
+test('edits made from Python leave no empty blocks in the notebook', async ({ page }) => {
+  await openAndRun(page, 'python_edits.ipynb');
+  const summary = panel(page, 'kw-summary');
+  await expect(summary).toContainText('first (Dense)');
+  await expect(summary).toContainText('(None, 32)');
+  const cells = page.locator('.jp-Notebook .jp-CodeCell');
+  // The cell that edits with an assignment shows nothing at all; the one that prints, one line.
+  await expect(cells.nth(2).locator('.jp-OutputArea-child')).toHaveCount(0);
+  await expect(cells.nth(3).locator('.jp-OutputArea-child')).toHaveCount(1);
+  await expect(cells.nth(3).locator('.jp-OutputArea-output')).toHaveText("['first']");
+  await page.screenshot({ path: path.join(shots, 'python-edits.png') });
+});
