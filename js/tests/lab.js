@@ -37,6 +37,11 @@ async function openAndRun(page, notebook) {
   // (the toolbar's indicator can say idle while there is no kernel yet).
   await expect(page.getByText('Python 3 (ipykernel) | Idle').first())
     .toBeVisible({ timeout: 120_000 });
+  return runAll(page);
+}
+
+// Run every cell from the Run menu (JupyterLab's and Notebook 7's) and wait for the graph.
+async function runAll(page) {
   await page.getByRole('menuitem', { name: 'Run', exact: true }).click();
   await page.getByRole('menuitem', { name: 'Run All Cells', exact: true }).click();
   return drawn(page);
@@ -117,5 +122,5 @@ async function field(page, name) {
   return page.locator(`.kw-field-${name} input`).first();
 }
 
-module.exports = { test, expect, token, shots, openAndRun, drawn, openSummary, edgesGoingUpOrFlat,
-                   nodeIds, nodeLabels, clickNode, field };
+module.exports = { test, expect, token, shots, openAndRun, runAll, drawn, openSummary,
+                   edgesGoingUpOrFlat, nodeIds, nodeLabels, clickNode, field };

@@ -3,7 +3,7 @@
 // Save and Export. Results are read from the page (summary, report, graph). And a smoke test
 // of the editor in Notebook 7.
 const path = require('path');
-const { test, expect, token, shots, openAndRun, drawn, clickNode, nodeLabels, field } =
+const { test, expect, token, shots, openAndRun, runAll, drawn, clickNode, nodeLabels, field } =
   require('./lab');
 
 const panel = (page, cls) => page.locator(`.${cls}`).first();
@@ -182,9 +182,7 @@ async function notebook7(page) {
   await page.locator('.jp-Notebook').first().waitFor({ timeout: 120_000 });
   await expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').first())
     .toBeVisible({ timeout: 120_000 });
-  await page.getByRole('menuitem', { name: 'Run', exact: true }).click();
-  await page.getByRole('menuitem', { name: 'Run All Cells', exact: true }).click();
-  await drawn(page);
+  await runAll(page);
   await clickNode(page, 'd2', { pan: true });
   await expect(panel(page, 'kw-title')).toContainText('d2');
   await expect(page.locator('.kw-summary').first()).toContainText('d2 (Dense)');
