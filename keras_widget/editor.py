@@ -543,7 +543,10 @@ class ModelEditor(widgets.VBox):
         if action == "delete":
             return Edit("delete_layer", dict(target=path))
         if action == "rename":
-            return Edit("rename_layer", dict(target=path, new_name=self.new_name.value.strip()))
+            new_name = self.new_name.value.strip()
+            if new_name == data["name"]:
+                return None  # the name it already has: nothing to change, nothing to refuse
+            return Edit("rename_layer", dict(target=path, new_name=new_name))
         if action in ("replace", "edit config"):
             return self._replace_edit(data)
         if action in ("insert after", "insert before"):

@@ -123,6 +123,18 @@ def test_bad_input_shows_a_sentence_and_keeps_model_and_view():
     assert len(ed.history) == 0
 
 
+def test_a_rename_to_its_own_name_is_nothing_to_change_not_a_refusal():
+    ed = kw.ModelEditor(mlp())
+    ed.action.value = "rename"
+    ed.select("d2")
+    ed.new_name.value = "hidden"
+    assert "Apply would give:" in ed.preview.value
+    assert ed.apply().added == ["hidden"]
+    # After the rename the field holds the new name: no preview, no refusal.
+    assert ed.new_name.value == "hidden" and ed.preview.value == ""
+    assert ed.apply() is None and "Nothing to change" in ed.status.value
+
+
 def test_insert_delete_rename_from_the_panel():
     ed = kw.ModelEditor(mlp())
     ed.action.value = "insert after"
