@@ -5,12 +5,18 @@ every other edit, and the dry run of each, on one model (ResNet50 by default).
     python benchmarks/bench_replace.py [ResNet50 DenseNet201 EfficientNetB7 NASNetLarge]
                                        [--repeat 3] [--edits-on ResNet50]
 
-Prints, per model: layers, weights (MB), the median time of each way (both in this process, one
-after the other), their ratio (ours / clone), and the peak extra resident memory of each. Memory is
+Prints, per model: layers, weights (MB), the median time of each way (both in this process), their
+ratio (ours / clone), and the peak extra resident memory of each. Times are taken in rounds, each
+round running every way once, one right after the other, and a ratio is the median of the rounds'
+ratios: on a shared machine the load changes from one minute to the next, and a ratio of two times
+measured minutes apart measures that change as much as the edit. Memory is
 measured in a fresh process per way (an allocator keeps what it freed, so a second measurement in
 the same process would see less): build the model, then the highest RSS seen while the edit runs
 minus the RSS before it. Both include the new model's own copy of the weights, so "one copy of the
-weights" is the floor. Also writes the table to benchmarks/results.md.
+weights" is the floor. Also the time of clone_model's own walk with its variables left without
+values (each layer made from its config and called on the new tensors, which every rebuild of the
+graph pays) over clone_model + set_weights: what an edit costs at the least before it creates its
+variables. Also writes the table to benchmarks/results.md.
 """
 import argparse
 import gc
@@ -28,6 +34,7 @@ import keras  # noqa: E402
 import psutil  # noqa: E402
 
 import keras_widget as kw  # noqa: E402
+from keras_widget.weights import DeferredVariables  # noqa: E402
 
 MODELS = ["ResNet50", "DenseNet201", "EfficientNetB7", "NASNetLarge"]
 
@@ -68,16 +75,33 @@ def clone_and_copy(model):
     return new
 
 
-def measure(fn, repeat):
-    """Median wall time of ``repeat`` runs of ``fn``."""
-    times = []
+def clone_walk(model):
+    """clone_model with its variables left without values: the part of its work (a copy of each
+    layer from its config, called on the new tensors) that any rebuild of the graph pays too."""
+    with DeferredVariables() as dv:
+        keras.models.clone_model(model)
+    dv.discard()
+
+
+def paired(ways, repeat):
+    """``{name: [time of each round]}``: ``repeat`` rounds, each running every way of ``ways``
+    (``{name: fn}``) once, one after the other, so that the ways of one round share the machine's
+    load of that moment."""
+    times = {name: [] for name in ways}
     for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-        del out
-        gc.collect()
-    return statistics.median(times)
+        for name, fn in ways.items():
+            gc.collect()
+            t = time.perf_counter()
+            out = fn()
+            times[name].append(time.perf_counter() - t)
+            del out
+    gc.collect()
+    return times
+
+
+def ratio(times, a, b):
+    """Median over the rounds of ``a``'s time over ``b``'s."""
+    return statistics.median(x / y for x, y in zip(times[a], times[b]))
 
 
 def build(name):
@@ -88,7 +112,8 @@ def build(name):
         return kw.replace_layer(model, target.name, keras.layers.Conv2D.from_config(
             target.get_config())).model
 
-    return model, target, {"ours": ours, "clone": lambda: clone_and_copy(model)}
+    return model, target, {"ours": ours, "clone": lambda: clone_and_copy(model),
+                           "walk": lambda: clone_walk(model)}
 
 
 def edits_of(model):
@@ -116,29 +141,32 @@ def edits_of(model):
 
 
 def bench_edits(name, repeat):
-    """Every edit and its dry run on ``name``: ``[(edit, real s, dry s)]`` and the clone time."""
+    """Every edit and its dry run on ``name``, each in rounds with clone_model + set_weights:
+    ``[(edit, real s, dry s, real / clone, dry / real, clone s)]``."""
     model = getattr(keras.applications, name)(weights=None)
     edits = edits_of(model)
     clone_and_copy(model)
-    t_clone = measure(lambda: clone_and_copy(model), repeat)
     rows = []
     for edit, run in edits.items():
         run(False), run(True)  # untimed first round
         gc.collect()
-        t_real = measure(lambda: run(False), repeat)
-        t_dry = measure(lambda: run(True), repeat)
-        rows.append((edit, t_real, t_dry))
-        print(f"{name} {edit}: {t_real:.3f} s, dry run {t_dry:.3f} s, clone+set_weights "
-              f"{t_clone:.3f} s", flush=True)
-    return rows, t_clone
+        times = paired({"clone": lambda: clone_and_copy(model), "real": lambda: run(False),
+                        "dry": lambda: run(True)}, repeat)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        rows.append((edit, med["real"], med["dry"], ratio(times, "real", "clone"),
+                     ratio(times, "dry", "real"), med["clone"]))
+        print(f"{name} {edit}: {med['real']:.3f} s, dry run {med['dry']:.3f} s, clone+set_weights "
+              f"{med['clone']:.3f} s; ratio {rows[-1][3]:.2f}, dry / real {rows[-1][4]:.2f}",
+              flush=True)
+    return rows
 
 
-def edits_table(name, rows, t_clone):
-    lines = [f"| edit on {name} | edit | / clone_model + set_weights ({t_clone:.2f} s) | dry run "
-             "| dry run / edit |", "|---|---:|---:|---:|---:|"]
-    for edit, t_real, t_dry in rows:
-        lines.append(f"| {edit} | {t_real:.2f} s | **{t_real / t_clone:.2f}** | {t_dry:.2f} s | "
-                     f"**{t_dry / t_real:.2f}** |")
+def edits_table(name, rows):
+    lines = [f"| edit on {name} | edit | clone_model + set_weights | ratio | dry run "
+             "| dry run / edit |", "|---|---:|---:|---:|---:|---:|"]
+    for edit, t_real, t_dry, r_real, r_dry, t_clone in rows:
+        lines.append(f"| {edit} | {t_real:.2f} s | {t_clone:.2f} s | **{r_real:.2f}** | "
+                     f"{t_dry:.2f} s | **{r_dry:.2f}** |")
     return "\n".join(lines)
 
 
@@ -153,12 +181,13 @@ def bench(name, repeat):
     model, target, ways = build(name)
     weights_mb = sum(v.numpy().nbytes for v in model.weights) / 2**20
     # One untimed round of each first: TensorFlow's one-off start-up costs are not the edit.
-    ways["ours"](), ways["clone"]()
+    for way in ways.values():
+        way()
     gc.collect()
-    t_clone = measure(ways["clone"], repeat)
-    t_ours = measure(ways["ours"], repeat)
+    times = paired(ways, repeat)
     row = dict(model=name, layers=len(model.layers), target=target.name, weights_mb=weights_mb,
-               t_ours=t_ours, t_clone=t_clone, ratio=t_ours / t_clone)
+               t_ours=statistics.median(times["ours"]), t_clone=statistics.median(times["clone"]),
+               ratio=ratio(times, "ours", "clone"), walk=ratio(times, "walk", "clone"))
     del model, ways
     keras.backend.clear_session()
     gc.collect()
@@ -169,11 +198,13 @@ def bench(name, repeat):
 
 def table(rows):
     lines = ["| model | layers | weights | replace_layer | clone_model + set_weights | ratio "
+             "| clone_model's walk alone / clone_model + set_weights "
              "| peak extra memory: ours / clone |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['layers']} | {r['weights_mb']:.0f} MB | "
                      f"{r['t_ours']:.2f} s | {r['t_clone']:.2f} s | **{r['ratio']:.2f}** | "
+                     f"{r['walk']:.2f} | "
                      f"{r['m_ours']:.0f} MB / {r['m_clone']:.0f} MB |")
     return "\n".join(lines)
 
@@ -197,20 +228,21 @@ def main():
         row = bench(name, args.repeat)
         rows.append(row)
         print(f"{name}: {row['layers']} layers, target {row['target']}: ours {row['t_ours']:.3f} s,"
-              f" clone+set_weights {row['t_clone']:.3f} s, ratio {row['ratio']:.2f}; peak extra "
+              f" clone+set_weights {row['t_clone']:.3f} s, ratio {row['ratio']:.2f} (clone_model's "
+              f"walk alone {row['walk']:.2f}); peak extra "
               f"memory {row['m_ours']:.0f} MB vs {row['m_clone']:.0f} MB "
               f"(weights {row['weights_mb']:.0f} MB)", flush=True)
     text = table(rows) if rows else ""
     if args.edits_on:
-        edit_rows, t_clone = bench_edits(args.edits_on, args.repeat)
-        text += "\n\n" + edits_table(args.edits_on, edit_rows, t_clone)
+        text += "\n\n" + edits_table(args.edits_on, bench_edits(args.edits_on, args.repeat))
     load = os.getloadavg()[0]
     print(text)
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.md")
     with open(out, "w") as f:
         f.write(f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores (load average "
                 f"{load:.1f} when it ended), Keras {keras.__version__}, median of {args.repeat} "
-                f"runs.\n\n{text}\n")
+                f"rounds (each round runs the ways compared one after the other; a ratio is the "
+                f"median of the rounds' ratios).\n\n{text}\n")
 
 
 if __name__ == "__main__":
