@@ -618,10 +618,10 @@ class ModelEditor(widgets.VBox):
         try:
             yield
         finally:
+            if self.progress.layout.display != "none":  # gone before Apply comes back
+                self.progress.layout.display = "none"
             for b, state in zip(buttons, states):
                 b.disabled = state
-            if self.progress.layout.display != "none":
-                self.progress.layout.display = "none"
             if "kw-busy" in self.status.value:
                 self.status.value = ""
 
