@@ -187,7 +187,7 @@ class Rebuilder:
     change the source). Its weights would all be copied, so it is reported kept, as the real
     edit reports it. Only what the edit changes, and what lies downstream of it, is walked.
 
-    ``progress``: called with no argument after each call site is walked (see :func:`rebuild`).
+    ``progress``: called with no argument as each call site is walked (see :func:`rebuild`).
     """
 
     def __init__(self, source, plan, reuse=False, progress=None):
@@ -229,13 +229,14 @@ class Rebuilder:
                 self.edited.append((src_prefix + op.name, op, ki.producer(n)))
                 self.outputs_at.append((src_prefix + op.name, g.shape_of([t]), g.shape_of([n])))
         for site in g.call_sites(model):
-            if needed is None or id(site.node) in needed:
-                if site.node.is_input:
-                    self.input_inserts(site, new_prefix, tmap)
-                else:
-                    self.node(site, src_prefix, new_prefix, tmap)
             if self.progress is not None:
                 self.progress()
+            if needed is not None and id(site.node) not in needed:
+                continue
+            if site.node.is_input:
+                self.input_inserts(site, new_prefix, tmap)
+            else:
+                self.node(site, src_prefix, new_prefix, tmap)
         if self.plan.outputs is not None and src_prefix == "" and inputs is None:
             outputs_struct = self.plan.outputs
         else:
