@@ -210,6 +210,8 @@ test.describe('at 1920x1080', () => {
     await clickNode(page, 'c2', { pan: true });
     await type(page, await field(page, 'filters'), '8');
     await expect(panel(page, 'kw-preview-area')).toContainText('filters 4 -> 8');
+    await expect(panel(page, 'kw-preview-area'))
+      .toContainText('c2: output (None, 4, 4, 4) -> (None, 4, 4, 8)');
     await page.screenshot({ path: path.join(shots, 'panel-4-preview-1920x1080.png') });
   });
 });
