@@ -40,7 +40,7 @@ class EditReport:
     layer's output, and what was read there before it; for a deleted layer, its output and what
     its consumers read now (its input). A layer called several times has one entry per call,
     ``"path#k"``. Shapes with the batch axis; a list of shapes for several outputs. ``str()``
-    shows them first, one line each.
+    shows them next, one line each.
     """
 
     kept: list = field(default_factory=list)
@@ -60,13 +60,6 @@ class EditReport:
     def __str__(self):
         lines = [f"EditReport: {len(self.kept)} kept, {len(self.reinitialized)} reinitialized, "
                  f"{len(self.added)} added, {len(self.removed)} removed"]
-        for path, (a, b) in self.output_shapes.items():
-            how = (" (inserted)" if path.split("#")[0] in self.added and
-                   path.split("#")[0] not in self.config_changes else
-                   " (deleted)" if path in self.removed and path not in self.config_changes
-                   else "")
-            lines.append(f"  {path}{how}: output {a} -> {b}" if a != b else
-                         f"  {path}{how}: output {a}, unchanged")
         for path, changes in self.config_changes.items():
             shown = "; ".join(f"{k} {_short(a)} -> {_short(b)}" for k, (a, b) in changes.items())
             lines.append(f"  config of {path}: {shown}")
@@ -74,6 +67,13 @@ class EditReport:
             lines.append(f"  shape of {name}: {a} -> {b}" if a is not None and b is not None else
                          f"  output {name}: {b} added" if a is None else
                          f"  output {name}: {a} removed")
+        for path, (a, b) in self.output_shapes.items():
+            how = (" (inserted)" if path.split("#")[0] in self.added and
+                   path.split("#")[0] not in self.config_changes else
+                   " (deleted)" if path in self.removed and path not in self.config_changes
+                   else "")
+            lines.append(f"  {path}{how}: output {a} -> {b}" if a != b else
+                         f"  {path}{how}: output {a}, unchanged")
         if self.added:
             lines.append("  added: " + ", ".join(self.added))
         if self.removed:

@@ -360,7 +360,8 @@ def test_report_says_the_output_shape_where_the_edit_acts():
     model = small_cnn()
     r = kw.edit_layer(model, "conv", filters=8)  # the conv's filters: its output changes
     assert r.report.output_shapes == {"conv": ((None, 6, 6, 4), (None, 6, 6, 8))}
-    assert str(r.report).splitlines()[1] == "  conv: output (None, 6, 6, 4) -> (None, 6, 6, 8)"
+    assert str(r.report).splitlines()[1:3] == [  # after the config and shape changes
+        "  config of conv: filters 4 -> 8", "  conv: output (None, 6, 6, 4) -> (None, 6, 6, 8)"]
     # An insert: the inserted layer's output, and what its consumers read there before.
     r = kw.insert_layer(model, layers.Conv2D(5, 1, name="pw"), after="conv")
     assert r.report.output_shapes == {"pw": ((None, 6, 6, 4), (None, 6, 6, 5))}
@@ -371,12 +372,14 @@ def test_report_says_the_output_shape_where_the_edit_acts():
     # Delete the Flatten: its consumer (a Dense) now reads the conv's 4-D output.
     r = kw.delete_layer(model, "flat")
     assert r.report.output_shapes == {"flat": ((None, 144), (None, 6, 6, 4))}
-    assert str(r.report).splitlines()[1] == "  flat (deleted): output (None, 144) -> (None, 6, 6, 4)"
+    assert str(r.report).splitlines()[1:3] == [
+        "  shape of head: (None, 2) -> (None, 6, 6, 2)",
+        "  flat (deleted): output (None, 144) -> (None, 6, 6, 4)"]
     assert r.model.get_layer("head").output.shape == (None, 6, 6, 2)
     # A rename: the output is unchanged (an input's too); a replacement by another class.
     r = kw.rename_layer(model, "conv", "first")
     assert r.report.output_shapes == {"conv": ((None, 6, 6, 4), (None, 6, 6, 4))}
-    assert str(r.report).splitlines()[1] == "  conv: output (None, 6, 6, 4), unchanged"
+    assert str(r.report).splitlines()[2] == "  conv: output (None, 6, 6, 4), unchanged"
     r = kw.rename_layer(model, "img", "pixels")
     assert r.report.output_shapes == {"img": ((None, 8, 8, 3), (None, 8, 8, 3))}
     assert r.report.config_changes == {"img": {"name": ("img", "pixels")}}
