@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import html
 import math
+import time
 
 import ipywidgets as widgets
 import keras
@@ -139,6 +140,9 @@ class ModelEditor(widgets.VBox):
                                            icon="check", disabled=True)
         self.status = widgets.HTML()
         self.preview = widgets.HTML()  # what Apply would do, from a dry run
+        # How far a long rebuild is (shown only while one runs; made once, not per Apply).
+        self.progress = widgets.IntProgress(min=0, max=100, layout=widgets.Layout(
+            display="none", width="200px", margin="auto 0 auto 8px"))
         small = widgets.Layout(width="auto")
         self.undo_button = widgets.Button(description="Undo", icon="undo", disabled=True,
                                           layout=small)
@@ -217,7 +221,8 @@ class ModelEditor(widgets.VBox):
         # Apply, the preview and the result sit above the fields, so that on a small screen
         # (1280x720) they are in view with the top of the editor; the fields come below.
         panel_items = [self.title, self.details, widgets.HTML("<hr style='margin:4px 0'>"),
-                       self.action, self.why_not, widgets.HBox([self.apply_button]),
+                       self.action, self.why_not,
+                       widgets.HBox([self.apply_button, self.progress]),
                        self.preview, self.status, self.action_box]
         for w in panel_items + list(self.form.widget.children):
             w.layout.flex = "0 0 auto"  # never squeeze a part of the panel to nothing
@@ -247,6 +252,7 @@ class ModelEditor(widgets.VBox):
                         (self.action, "kw-action"), (self.new_name, "kw-new-name"),
                         (self.weights, "kw-weights"), (self.apply_button, "kw-apply"),
                         (self.status, "kw-status"), (self.summary, "kw-summary"),
+                        (self.progress, "kw-progress"),
                         (self.parameters, "kw-parameters"),
                         (self.undo_button, "kw-undo"), (self.redo_button, "kw-redo"),
                         (self.reset_button, "kw-reset"), (self.code_button, "kw-code"),
@@ -590,7 +596,7 @@ class ModelEditor(widgets.VBox):
     def _apply(self, edit):
         try:
             with self._busy(f"Rebuilding '{self.model.name}' ({len(self._graph)} nodes)…"):
-                result = self.history.apply(edit)
+                result = self.history.apply(edit, progress=ProgressBar(self.progress))
         except EditError as err:
             self._error(str(err), err.layer)  # the panel says it too; the model stays as it was
             raise
@@ -601,7 +607,7 @@ class ModelEditor(widgets.VBox):
     def _busy(self, text):
         """While a long step runs: Apply and the history buttons are disabled (a second press
         would queue a second edit) and the panel says what is running; both reach the browser
-        at once, before the step starts."""
+        at once, before the step starts. After it, the progress bar is hidden."""
         buttons = (self.apply_button, self.undo_button, self.redo_button, self.reset_button,
                    self.save_button)
         states = [b.disabled for b in buttons]
@@ -612,6 +618,8 @@ class ModelEditor(widgets.VBox):
         try:
             yield
         finally:
+            if self.progress.layout.display != "none":  # gone before Apply comes back
+                self.progress.layout.display = "none"
             for b, state in zip(buttons, states):
                 b.disabled = state
             if "kw-busy" in self.status.value:
@@ -835,6 +843,32 @@ class ModelEditor(widgets.VBox):
 
     def _note(self, message):
         self.status.value = _pre(message, "#525252")
+
+
+class ProgressBar:
+    """A rebuild's ``progress(done, total)`` shown on an ``IntProgress`` (0 to 100), at a
+    bounded cost in messages: nothing until the rebuild has run ``delay`` seconds (a quick
+    edit sends none), then at most one update per ``interval`` seconds, and only for a step of
+    at least ``step`` percent (so at most 100 / ``step`` updates however long it runs). The bar
+    is shown at its first update; hiding it is the caller's."""
+
+    def __init__(self, bar, delay=0.5, interval=0.1, step=2):
+        self.bar, self.delay, self.interval, self.step = bar, delay, interval, step
+        self.start = time.monotonic()
+        self.last = None  # when the bar last moved
+
+    def __call__(self, done, total):
+        now = time.monotonic()
+        if now - self.start < self.delay or (self.last is not None
+                                             and now - self.last < self.interval):
+            return
+        value = 100 * done // max(total, 1)
+        if self.last is not None and value - self.bar.value < self.step:
+            return
+        self.bar.value = value
+        if self.bar.layout.display == "none":
+            self.bar.layout.display = None
+        self.last = now
 
 
 def _variable_text(variable):

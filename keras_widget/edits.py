@@ -145,10 +145,11 @@ class Edit:
             raise EditError(f"There is no edit '{self.kind}'; edits: {', '.join(EDITS)}.")
         return kind
 
-    def apply(self, model, dry_run=False):
+    def apply(self, model, dry_run=False, progress=None):
         """Run the edit on ``model``: an ``EditResult`` whose ``.edit`` is this edit. With
         ``dry_run=True`` its ``.model`` is ``None``: nothing is built for real, the report is
-        the one the edit would give, and the same ``EditError`` is raised.
+        the one the edit would give, and the same ``EditError`` is raised. ``progress(done,
+        total)`` is called as the rebuild goes (:func:`keras_widget.surgery.rebuild`).
 
         Every exception from user or library code met on the way (a layer's ``get_config``, a
         factory, Keras itself) becomes an ``EditError`` naming the edit, with the original as
@@ -160,7 +161,7 @@ class Edit:
             else:
                 plan = kind.plan(model, self.args)
             self._planned = (model, plan) if dry_run else None
-            result = rebuild(model, plan, dry_run=dry_run)
+            result = rebuild(model, plan, dry_run=dry_run, progress=progress)
         except EditError as err:
             raise surfaced(err)
         except Exception as exc:  # noqa: BLE001 - nothing but EditError leaves an edit

@@ -186,9 +186,15 @@ def _shape(shape):
     return tuple(shape)
 
 
-def _output_shape(node):
-    shapes = [_shape(t.shape) for t in node.outputs]
+def shape_of(tensors):
+    """The shape of one tensor (a tuple, ``None`` for a free axis), or a list of shapes for
+    several: how graphs and reports write an output shape."""
+    shapes = [_shape(t.shape) for t in tensors]
     return shapes[0] if len(shapes) == 1 else shapes
+
+
+def _output_shape(node):
+    return shape_of(node.outputs)
 
 
 def _params(op):

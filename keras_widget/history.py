@@ -49,10 +49,11 @@ class History:
     def __len__(self):
         return len(self._done)
 
-    def apply(self, edit):
+    def apply(self, edit, progress=None):
         """Apply ``edit`` to the current model; returns its ``EditResult``. On ``EditError``
-        nothing is recorded and the current model stays."""
-        result = edit.apply(self.model)
+        nothing is recorded and the current model stays. ``progress(done, total)`` is called as
+        the rebuild goes."""
+        result = edit.apply(self.model, progress=progress)
         self._done.append(result)
         self._undone.clear()
         return result

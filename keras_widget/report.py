@@ -34,6 +34,13 @@ class EditReport:
     (a replacement of another class has the key ``"class"``). ``shape_changes``: ``{name: (old
     shape, new shape)}`` for every model input or output whose shape changed (shapes with the
     batch axis; ``None`` for an output that was added or removed). ``str()`` leads with both.
+
+    ``output_shapes``: ``{path: (shape before, shape now)}`` of the tensor where the edit acts,
+    what the layers after it read: a replaced, edited or renamed layer's output; an inserted
+    layer's output, and what was read there before it; for a deleted layer, its output and what
+    its consumers read now (its input). A layer called several times has one entry per call,
+    ``"path#k"``. Shapes with the batch axis; a list of shapes for several outputs. ``str()``
+    shows them next, one line each.
     """
 
     kept: list = field(default_factory=list)
@@ -43,6 +50,7 @@ class EditReport:
     notes: list = field(default_factory=list)
     config_changes: dict = field(default_factory=dict)
     shape_changes: dict = field(default_factory=dict)
+    output_shapes: dict = field(default_factory=dict)
 
     @property
     def changed(self):
@@ -59,6 +67,13 @@ class EditReport:
             lines.append(f"  shape of {name}: {a} -> {b}" if a is not None and b is not None else
                          f"  output {name}: {b} added" if a is None else
                          f"  output {name}: {a} removed")
+        for path, (a, b) in self.output_shapes.items():
+            how = (" (inserted)" if path.split("#")[0] in self.added and
+                   path.split("#")[0] not in self.config_changes else
+                   " (deleted)" if path in self.removed and path not in self.config_changes
+                   else "")
+            lines.append(f"  {path}{how}: output {a} -> {b}" if a != b else
+                         f"  {path}{how}: output {a}, unchanged")
         if self.added:
             lines.append("  added: " + ", ".join(self.added))
         if self.removed:
@@ -144,10 +159,11 @@ def _short(value):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def make_report(source, new, assignments, notes=(), edited=()):
+def make_report(source, new, assignments, notes=(), edited=(), outputs_at=()):
     """Sort every layer of ``new`` into kept / reinitialized / added; list ``removed``; say what
     changed in the config of each ``(path, source op, its copy)`` in ``edited`` and in the shapes
-    of the model's inputs and outputs. ``assignments``: the rebuild's
+    of the model's inputs and outputs; ``outputs_at``: ``(path, shape before, shape now)`` where
+    the edit acts, in call order. ``assignments``: the rebuild's
     :class:`keras_widget.weights.Assignment` list, after matching."""
     src_paths = [p for p, _ in g.iter_layers(source)]
     src_set = set(src_paths)
@@ -175,6 +191,13 @@ def make_report(source, new, assignments, notes=(), edited=()):
         if changes:
             report.config_changes.setdefault(path, {}).update(changes)
     report.shape_changes = shape_changes(source, new)
+    calls = {}
+    for path, _, _ in outputs_at:
+        calls[path] = calls.get(path, 0) + 1
+    seen = {}
+    for path, before, now in outputs_at:
+        k = seen[path] = seen.get(path, -1) + 1
+        report.output_shapes[path if calls[path] == 1 else f"{path}#{k}"] = (before, now)
     return report
 
 

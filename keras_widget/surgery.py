@@ -186,10 +186,13 @@ class Rebuilder:
     it (as in a feature extractor ``keras.Model(model.input, some_layer.output)``, which does not
     change the source). Its weights would all be copied, so it is reported kept, as the real
     edit reports it. Only what the edit changes, and what lies downstream of it, is walked.
+
+    ``progress``: called with no argument as each call site is walked (see :func:`rebuild`).
     """
 
-    def __init__(self, source, plan, reuse=False):
+    def __init__(self, source, plan, reuse=False, progress=None):
         self.plan = plan
+        self.progress = progress
         # Every layer of the source by id, with its path: a layer may refer to another one of
         # the model (tied weights), whose copy it must then use.
         paths = list(g.iter_layers(source))
@@ -200,6 +203,8 @@ class Rebuilder:
         self.inserted = {}  # id(layer the person gave) -> its copy
         self.assignments = []
         self.edited = []  # (source path, source op, its copy): for the report's config changes
+        # (path, shape there before, shape now) where the plan acts: the report's output shapes
+        self.outputs_at = []
         self.notes = []  # what the walk found worth saying (the plan's own notes stay the plan's)
 
     # -- levels (the top model, each nested model) -------------------------------------------
@@ -219,7 +224,13 @@ class Rebuilder:
             new_inputs = list(inputs)
         for t, n in zip(fm.inputs, new_inputs):
             tmap[id(t)] = n
+            op = ki.producer(t)
+            if n is not t and self.plan.directive(op) is not None:  # a renamed input
+                self.edited.append((src_prefix + op.name, op, ki.producer(n)))
+                self.outputs_at.append((src_prefix + op.name, g.shape_of([t]), g.shape_of([n])))
         for site in g.call_sites(model):
+            if self.progress is not None:
+                self.progress()
             if needed is not None and id(site.node) not in needed:
                 continue
             if site.node.is_input:
@@ -238,7 +249,7 @@ class Rebuilder:
         afters = self.plan.inserted_after(site.node)
         if afters:
             (t,) = site.node.outputs
-            tmap[id(t)] = self.insert_chain(afters, tmap[id(t)], new_prefix)
+            tmap[id(t)] = self.insert_chain(afters, tmap[id(t)], new_prefix, t)
 
     def new_input(self, tensor, src_prefix, shape=None):
         """A new ``Input`` for a source input tensor; ``shape`` (with batch axis) overrides."""
@@ -270,8 +281,9 @@ class Rebuilder:
         args, kwargs = knode.arguments.fill_in(tmap)
         befores = self.plan.inserted_before(knode)
         if befores:
-            (x,) = [tmap[id(t)] for t in g.primary_inputs(knode)]
-            y = self.insert_chain(befores, x, new_prefix)
+            (src,) = g.primary_inputs(knode)
+            x = tmap[id(src)]
+            y = self.insert_chain(befores, x, new_prefix, src)
             args, kwargs = tree.map_structure(lambda a: y if a is x else a, (args, kwargs))
         directive = self.plan.directive(op)
         if isinstance(directive, Delete):
@@ -286,13 +298,17 @@ class Rebuilder:
             in_place_of = path if new_op.name != op.name else None
             outputs = tree.flatten(self.call(new_op, new_prefix + new_op.name, args, kwargs,
                                              in_place_of))
+        if directive is not None:  # what its consumers now read (a deleted layer's input)
+            self.outputs_at.append((path, g.shape_of(knode.outputs), g.shape_of(outputs)))
         afters = self.plan.inserted_after(knode)
         if afters:
-            outputs = [self.insert_chain(afters, outputs[0], new_prefix)]
+            outputs = [self.insert_chain(afters, outputs[0], new_prefix, knode.outputs[0])]
         for t, n in zip(knode.outputs, outputs):
             tmap[id(t)] = n
 
-    def insert_chain(self, layers, x, new_prefix):
+    def insert_chain(self, layers, x, new_prefix, source_tensor):
+        """Call the inserted ``layers`` one after the other on ``x``, which stands in for the
+        source's ``source_tensor``; returns the last output."""
         for layer in layers:
             new = self.inserted.get(id(layer))
             if new is None:
@@ -302,6 +318,8 @@ class Rebuilder:
                     self.assignments.append(Assignment(new_prefix + new.name, new, [],
                                                        own=_built(layer)))
             x = self.call(new, new_prefix + new.name, (x,), {})
+            self.outputs_at.append((new_prefix + new.name, g.shape_of([source_tensor]),
+                                    g.shape_of([x])))
         return x
 
     def op_for(self, op, path, new_prefix, args, kwargs, knode):
@@ -558,23 +576,45 @@ def _built(layer):
     return layer if getattr(layer, "built", False) and layer.weights else None
 
 
-def rebuild(source, plan, dry_run=False):
+def rebuild(source, plan, dry_run=False, progress=None):
     """Build the new model for ``plan``; returns an :class:`EditResult` (without ``edit``).
 
     Raises ``EditError`` before any variable is allocated when the edit cannot give a valid model.
     ``dry_run=True``: the same walk, checks and report, but no variable is ever given a value and
-    ``.model`` is ``None``.
+    ``.model`` is ``None``. ``progress(done, total)``, if given, is called as each call site is
+    walked (``done`` < ``total``, steps of one) and with ``done == total`` once the weights are
+    filled; it may be called often, so it should be cheap.
     """
+    if progress is not None:
+        total = _operation_count(source) + 1  # the last step: filling the weights
+        done = 0
+
+        def step():
+            nonlocal done
+            done = min(done + 1, total - 1)  # a shared layer has a call site per call
+            progress(done, total)
+    else:
+        step = None
     try:
-        return _rebuild(source, plan, deferred=True, dry_run=dry_run)
+        result = _rebuild(source, plan, deferred=True, dry_run=dry_run, progress=step)
     except _NeedsInitializedVariables:
         # A layer makes a variable from a value while it is called (a stateful RNN's states):
         # such a graph can only be walked with real variables, in a dry run too.
-        return _rebuild(source, plan, deferred=False, dry_run=dry_run)
+        done = 0
+        result = _rebuild(source, plan, deferred=False, dry_run=dry_run, progress=step)
+    if progress is not None:
+        progress(total, total)
+    return result
 
 
-def _rebuild(source, plan, deferred, dry_run):
-    rb = Rebuilder(source, plan, reuse=dry_run)
+def _operation_count(model):
+    """How many operations ``model`` holds, those of its nested models included."""
+    ops = g.require_functional(model).operations
+    return len(ops) + sum(_operation_count(op) for op in ops if g.is_nested_model(op))
+
+
+def _rebuild(source, plan, deferred, dry_run, progress=None):
+    rb = Rebuilder(source, plan, reuse=dry_run, progress=progress)
     needed = None
     if plan.outputs is not None:
         needed = needed_nodes(source, tree.flatten(plan.outputs))
@@ -612,5 +652,5 @@ def _rebuild(source, plan, deferred, dry_run):
     if getattr(source, "compiled", False):
         notes.append("The source model was compiled; the new one is not (as with clone_model): "
                      "call compile() before fit().")
-    report = make_report(source, new, rb.assignments, notes, rb.edited)
+    report = make_report(source, new, rb.assignments, notes, rb.edited, rb.outputs_at)
     return EditResult(None if dry_run else new, report)

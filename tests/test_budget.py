@@ -3,7 +3,8 @@ JupyterLab would receive them: every IOPub message a step sends (status, comm me
 outputs). JupyterLab's default limit is 1,000 messages a second over 3 seconds.
 
 Budgets (issue 6): open the editor ≤ 1,500 messages, one Apply ≤ 1,500, one click ≤ 60; repeated
-identical rounds of clicks and edits leave the number of live widgets unchanged.
+identical rounds of clicks and edits leave the number of live widgets unchanged. The progress bar
+of a long Apply (issue 8) moves in at most 50 messages, plus one to show it and one to hide it.
 """
 import os
 import pathlib
@@ -79,10 +80,11 @@ def test_densenet201_open_click_apply_and_no_widget_growth(kernel):
     opened = open_editor(kc, "DenseNet201")
     assert opened <= 1500, opened
     comm_id = value(kc, "ed.cytoscape.comm.comm_id").strip("'")
+    bar_ids = {value(kc, f"ed.progress{w}.comm.comm_id").strip("'") for w in ("", ".layout")}
     targets = [f"conv{s}_block{b}_1_conv" for s, b in
                [(2, 1), (2, 3), (3, 2), (3, 7), (4, 1), (4, 20), (4, 40), (5, 3), (5, 16),
                 (2, 6)]]
-    clicks, applies, widgets = [], [], []
+    clicks, applies, widgets, bars = [], [], [], []
     for _ in range(3):
         for t in targets * 2:  # 20 clicks
             clicks.append(len(click(kc, comm_id, t)))
@@ -99,16 +101,23 @@ def test_densenet201_open_click_apply_and_no_widget_growth(kernel):
         run(kc, "ed.action.value = 'rename'; ed.new_name.value = 'renamed_conv'")
         applied, _ = run(kc, "r = ed.apply(); assert r is not None, ed.status.value")
         applies.append(len(applied))
+        bars.append([m["content"]["data"]["state"] for m in applied if m["msg_type"] == "comm_msg"
+                     and m["content"]["comm_id"] in bar_ids])
         run(kc, "ed.select('renamed_conv'); ed.new_name.value = "
                 f"'{targets[-1]}'; r = ed.apply(); assert r is not None; "
                 "ed.action.value = 'replace'")
         widgets.append(live_widgets(kc))
     assert max(clicks) <= 60, clicks
     assert max(applies) <= 1500, applies
+    for states in bars:  # the rebuild takes seconds: the bar shows, moves and goes
+        moves = [s["value"] for s in states if "value" in s]
+        assert 5 <= len(moves) <= 50 and moves == sorted(moves), moves
+        assert [s for s in states if "value" not in s] == [{"display": None},
+                                                           {"display": "none"}], states
     # Rounds 2 and 3 leave exactly as many live widgets as round 1 did.
     assert widgets[1] == widgets[2] == widgets[0], widgets
     print(f"DenseNet201: open {opened}, click {max(clicks)}, apply {max(applies)}, "
-          f"widgets {widgets}")
+          f"widgets {widgets}, bar {[len(b) for b in bars]}")
 
 
 def test_nasnetlarge_open_and_apply(kernel):

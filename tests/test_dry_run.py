@@ -24,7 +24,7 @@ LEFT_OUT = {"test_c15_kernel_regularizers"}
 
 def _fields(report):
     return (report.kept, report.reinitialized, report.added, report.removed, report.notes,
-            report.config_changes, report.shape_changes)
+            report.config_changes, report.shape_changes, report.output_shapes)
 
 
 def _cases():
@@ -57,7 +57,7 @@ def every_edit_dry_run_first(monkeypatch):
     real = Edit.apply
     checked = []
 
-    def apply(self, model, dry_run=False):
+    def apply(self, model, dry_run=False, progress=None):
         if dry_run:
             return real(self, model, dry_run=True)
         dry = dry_error = None
@@ -66,7 +66,7 @@ def every_edit_dry_run_first(monkeypatch):
         except kw.EditError as err:
             dry_error = err
         try:
-            result = real(self, model)
+            result = real(self, model, progress=progress)
         except kw.EditError as err:
             assert dry_error is not None, f"the dry run of {self} passed, the edit raised {err}"
             assert str(dry_error) == str(err)

@@ -600,3 +600,50 @@ def test_export_menu_sends_png_requests_and_writes_svg(tmp_path, monkeypatch):
     assert "downloaded mlp.png (20 kB)" in ed.status.value
     ed.export.value = "svg"
     assert (tmp_path / "mlp.svg").read_text().startswith("<?xml")
+
+
+def test_a_long_rebuild_moves_the_progress_bar_then_hides_it(monkeypatch):
+    import itertools
+    import types
+
+    from keras_widget import editor as editor_module
+
+    inp = x = keras.Input((8,), name="x")
+    for i in range(80):
+        x = layers.Dense(8, name=f"d{i}")(x)
+    ed = kw.ModelEditor(keras.Model(inp, x, name="chain"))
+    bar = ed.progress
+
+    def boxes(w):
+        for child in getattr(w, "children", ()):
+            yield child
+            yield from boxes(child)
+
+    # One bar, beside Apply, hidden until a rebuild runs long.
+    assert [tuple(w.children) for w in boxes(ed) if bar in getattr(w, "children", ())] == [
+        (ed.apply_button, bar)]
+    assert bar.layout.display == "none"
+    sent, seen = [], []
+    for w in (bar, bar.layout):  # what goes to the browser
+        monkeypatch.setattr(w, "_send", lambda msg, buffers=None, w=w: sent.append((w, msg)))
+    bar.observe(lambda c: seen.append((c["new"], bar.layout.display, ed.apply_button.disabled)),
+                names="value")
+    # A quick rebuild (the clock stands still): the bar is never shown, nothing is sent.
+    monkeypatch.setattr(editor_module, "time", types.SimpleNamespace(monotonic=lambda: 0.0))
+    ed.rename_layer("d5", "e5")
+    assert sent == [] and seen == []
+    # A long one: every reading of the clock is 20 ms later.
+    clock = itertools.count(0, 0.02)
+    monkeypatch.setattr(editor_module, "time", types.SimpleNamespace(
+        monotonic=lambda: next(clock)))
+    ed.edit_layer("d40", units=16)
+    values = [v for v, _, _ in seen]
+    assert len(values) >= 10 and values[-1] >= 90, values  # it moved, nearly to the end
+    assert all(b - a >= 2 for a, b in zip(values, values[1:])), values  # steps of 2 % or more
+    assert all(disabled for _, _, disabled in seen)  # Apply stays disabled while it moves
+    assert seen[0][1] == "none" and all(d is None for _, d, _ in seen[1:])  # shown from the 1st
+    assert bar.layout.display == "none" and not ed.apply_button.disabled  # hidden after
+    # One message per move, one to show and one to hide: at most 50 + 2 however long it runs.
+    assert len(sent) == len(values) + 2 <= 52
+    assert [m["state"] for w, m in sent if w is bar.layout] == [{"display": None},
+                                                                {"display": "none"}]

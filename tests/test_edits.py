@@ -350,6 +350,48 @@ def test_report_reads_well():
     assert model is r.model and report is r.report
 
 
+def small_cnn():
+    x = keras.Input((8, 8, 3), name="img")
+    c = layers.Conv2D(4, 3, name="conv")(x)
+    return keras.Model(x, layers.Dense(2, name="head")(layers.Flatten(name="flat")(c)))
+
+
+def test_report_says_the_output_shape_where_the_edit_acts():
+    model = small_cnn()
+    r = kw.edit_layer(model, "conv", filters=8)  # the conv's filters: its output changes
+    assert r.report.output_shapes == {"conv": ((None, 6, 6, 4), (None, 6, 6, 8))}
+    assert str(r.report).splitlines()[1:3] == [  # after the config and shape changes
+        "  config of conv: filters 4 -> 8", "  conv: output (None, 6, 6, 4) -> (None, 6, 6, 8)"]
+    # An insert: the inserted layer's output, and what its consumers read there before.
+    r = kw.insert_layer(model, layers.Conv2D(5, 1, name="pw"), after="conv")
+    assert r.report.output_shapes == {"pw": ((None, 6, 6, 4), (None, 6, 6, 5))}
+    assert str(r.report).splitlines()[1] == ("  pw (inserted): output (None, 6, 6, 4) -> "
+                                             "(None, 6, 6, 5)")
+    r = kw.insert_layer(model, layers.BatchNormalization(name="bn"), before="conv")
+    assert r.report.output_shapes == {"bn": ((None, 8, 8, 3), (None, 8, 8, 3))}
+    # Delete the Flatten: its consumer (a Dense) now reads the conv's 4-D output.
+    r = kw.delete_layer(model, "flat")
+    assert r.report.output_shapes == {"flat": ((None, 144), (None, 6, 6, 4))}
+    assert str(r.report).splitlines()[1:3] == [
+        "  shape of head: (None, 2) -> (None, 6, 6, 2)",
+        "  flat (deleted): output (None, 144) -> (None, 6, 6, 4)"]
+    assert r.model.get_layer("head").output.shape == (None, 6, 6, 2)
+    # A rename: the output is unchanged (an input's too); a replacement by another class.
+    r = kw.rename_layer(model, "conv", "first")
+    assert r.report.output_shapes == {"conv": ((None, 6, 6, 4), (None, 6, 6, 4))}
+    assert str(r.report).splitlines()[2] == "  conv: output (None, 6, 6, 4), unchanged"
+    r = kw.rename_layer(model, "img", "pixels")
+    assert r.report.output_shapes == {"img": ((None, 8, 8, 3), (None, 8, 8, 3))}
+    assert r.report.config_changes == {"img": {"name": ("img", "pixels")}}
+    r = kw.replace_layer(model, "flat", layers.GlobalAveragePooling2D(name="gap"))
+    assert r.report.output_shapes == {"flat": ((None, 144), (None, 4))}
+    # A shared layer: one entry per call; edits that act on no layer have none.
+    shared = kw.edit_layer(branches(), "shared", units=5).report.output_shapes
+    assert shared == {"shared#0": ((None, 4), (None, 5)), "shared#1": ((None, 4), (None, 5))}
+    assert kw.add_output(model, "conv").report.output_shapes == {}
+    assert kw.set_input_shape(model, (10, 10, 3)).report.output_shapes == {}
+
+
 class Trained(keras.Model):
     """A functional model with a class of its own (here: a marker method), as people write
     to get a custom train_step."""

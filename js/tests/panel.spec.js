@@ -67,6 +67,7 @@ test.describe('at 1280x720', () => {
     await expect(page.locator('.kw-picker')).toBeHidden();
     await type(page, await field(page, 'filters'), '6');
     await expect(preview).toContainText('filters 4 -> 6');
+    await expect(preview).toContainText('c2: output (None, 6, 6, 4) -> (None, 6, 6, 6)');
     await page.locator('.kw-field-use_bias input').first().uncheck();
     await expect(preview).toContainText('use_bias True -> False');
     await page.screenshot({ path: path.join(shots, 'panel-1-preview-1280x720.png') });
@@ -107,6 +108,53 @@ test.describe('at 1280x720', () => {
     await expect(status).toContainText('EditReport');
     await expect(summary).toContainText('inner_d (Dense)');
     await expect(summary).not.toContainText('block (Functional)');
+  });
+
+  test('a long rebuild shows its progress, then the bar goes', async ({ page }) => {
+    await openAndRun(page, 'densenet.ipynb');
+    await type(page, page.locator('.kw-find input').first(), 'conv1_conv');
+    await expect(panel(page, 'kw-title')).toContainText('conv1_conv');
+    await act(page, 'edit config');
+    await type(page, await field(page, 'filters'), '32');
+    const preview = panel(page, 'kw-preview-area');
+    await expect(preview).toContainText(
+      'conv1_conv: output (None, 112, 112, 64) -> (None, 112, 112, 32)', { timeout: 120_000 });
+    const bar = panel(page, 'kw-progress');
+    await expect(bar).toBeHidden();
+    // What the page shows every 50 ms from the click on, until the bar has come and gone.
+    const sampled = page.evaluate(() => new Promise((resolve) => {
+      const seen = [];
+      const start = Date.now();
+      const timer = setInterval(() => {
+        const el = document.querySelector('.kw-progress');
+        const fill = el && el.querySelector('.progress-bar');
+        const visible = !!el && el.offsetParent !== null;
+        seen.push({ visible, width: fill ? parseFloat(fill.style.width) || 0 : null,
+                    disabled: document.querySelector('button.kw-apply').disabled });
+        if ((seen.some((s) => s.visible) && !visible) || Date.now() - start > 180_000) {
+          clearInterval(timer);
+          resolve(seen);
+        }
+      }, 50);
+    }));
+    await apply(page).click();
+    await expect(bar).toBeVisible({ timeout: 30_000 });
+    await expect(apply(page)).toBeDisabled();
+    // Mid-rebuild: the bar has moved on, Apply is still disabled.
+    await expect.poll(() => bar.locator('.progress-bar').evaluate((e) => parseFloat(e.style.width)),
+                      { timeout: 60_000 }).toBeGreaterThanOrEqual(40);
+    await expect(apply(page)).toBeDisabled();
+    await page.screenshot({ path: path.join(shots, 'panel-5-progress-1280x720.png') });
+    const seen = await sampled;
+    await expect(panel(page, 'kw-status')).toContainText('conv1_conv: output (None, 112, 112, 64)');
+    await expect(bar).toBeHidden();
+    await expect(apply(page)).toBeEnabled();
+    const shown = seen.filter((s) => s.visible);
+    const widths = [...new Set(shown.map((s) => s.width))];
+    expect(widths.length, `the bar moved: ${widths}`).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...widths)).toBeGreaterThanOrEqual(80);
+    expect(shown.every((s) => s.disabled), 'Apply disabled while the bar shows').toBe(true);
+    await page.screenshot({ path: path.join(shots, 'panel-6-after-progress-1280x720.png') });
   });
 
   test('keys, the history list, Save and Export', async ({ page }) => {
@@ -162,6 +210,8 @@ test.describe('at 1920x1080', () => {
     await clickNode(page, 'c2', { pan: true });
     await type(page, await field(page, 'filters'), '8');
     await expect(panel(page, 'kw-preview-area')).toContainText('filters 4 -> 8');
+    await expect(panel(page, 'kw-preview-area'))
+      .toContainText('c2: output (None, 4, 4, 4) -> (None, 4, 4, 8)');
     await page.screenshot({ path: path.join(shots, 'panel-4-preview-1920x1080.png') });
   });
 });
