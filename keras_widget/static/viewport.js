@@ -12,6 +12,9 @@
 //   Ctrl+Y redo, Delete/Backspace delete the selected layer (the kernel asks first): {key};
 // - {png: {full, name}}: download the canvas (or the whole graph at zoom 1) as a PNG, and tell
 //   the kernel what was written ({png_done: {name, bytes}}).
+// - the elements drawn are kept in this model's front-end state ("drawn", never sent to the
+//   kernel), so that a notebook saved with its widget state shows the graph when reopened
+//   without a kernel: JupyterLab saves every model's state, and our elements come as messages.
 
 function graphOf(el) {
   const editor = el.closest(".keras-widget-editor");
@@ -54,8 +57,19 @@ function render({ model, el }) {
       placed = true;
     }, 100);
   };
+  // A copy of what is drawn, a moment after the last change (off the path of a redraw).
+  let snap = null;
+  const keep = () => {
+    clearTimeout(snap);
+    snap = setTimeout(() => {
+      if (!cy || cy.destroyed()) return;
+      model.set("drawn", cy.elements().map((e) => ({
+        group: e.group(), data: { ...e.data() }, classes: e.classes().join(" ") })));
+    }, 500);
+  };
   const apply = (msg) => {
     if (!cy || cy.destroyed()) return;
+    if (msg.reset || msg.diff) keep();
     if (msg.reset) {
       cy.batch(() => {
         cy.elements().remove();
@@ -149,6 +163,9 @@ function render({ model, el }) {
       container = cy.container();
       container.addEventListener("wheel", onWheel, { capture: true, passive: false });
       container.addEventListener("mousedown", onPress, true);
+      // Reopened from a saved notebook: draw what was saved (the kernel, if any, then resets).
+      const saved = model.get("drawn");
+      if (saved && saved.length && cy.elements().empty()) apply({ reset: saved });
       model.send({ want: "all" });
     }
   }, 200);
@@ -177,6 +194,7 @@ function render({ model, el }) {
   return () => {
     clearInterval(watch);
     clearTimeout(timer);
+    clearTimeout(snap);
     document.removeEventListener("scroll", onScroll, true);
     document.removeEventListener("mousedown", onDocPress, true);
     document.removeEventListener("keydown", onKey, true);
