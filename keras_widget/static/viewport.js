@@ -38,7 +38,15 @@ function render({ model, el }) {
     const bb = cy.elements().boundingBox();
     const w = cy.width();
     cy.zoom(1);
-    cy.pan({ x: Math.max(12, (w - bb.w) / 2) - bb.x1, y: 12 - bb.y1 });
+    let x = Math.max(12, (w - bb.w) / 2) - bb.x1;
+    if (bb.w > w - 24) {
+      // Wider than the canvas (keras-hub's padding mask fans out to every layer): the
+      // graph's first node in the middle, not its left edge.
+      const first = cy.nodes().filter((n) => !n.isParent())
+        .min((n) => n.position("y")).ele;
+      x = Math.min(12 - bb.x1, Math.max(w - 12 - bb.x2, w / 2 - first.position("x")));
+    }
+    cy.pan({ x, y: 12 - bb.y1 });
   };
   // After a new layout, a graph narrower than the canvas is kept inside it horizontally.
   const keepInView = () => {
