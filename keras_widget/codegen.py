@@ -159,6 +159,11 @@ class _Writer:
         cls = type(model)
         if is_keras_class(cls):
             return "keras.Sequential" if default is keras.Sequential else "keras.Model"
+        required = [k for k, p in inspect.signature(cls.__init__).parameters.items()
+                    if k not in ("self", "inputs", "outputs", "layers") and p.default is p.empty
+                    and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if required:  # keras-hub's backbones are built from their own arguments, not tensors
+            return "keras.Sequential" if default is keras.Sequential else "keras.Model"
         return self._import(cls)
 
     # -- one call --------------------------------------------------------------------------------
@@ -274,6 +279,8 @@ class _Writer:
         cls = type(obj)
         if isinstance(obj, keras.layers.Layer):
             return self._layer_expr(obj)
+        if inspect.isfunction(obj):  # a function (keras-hub's gelu_approximate activation)
+            return self._import(obj)
         module = config.get("module") or ""
         if is_keras_class(cls) and module.startswith("keras") and not module.startswith(
                 "keras.src") and _public(module, config["class_name"]) is cls:
