@@ -157,12 +157,13 @@ class _Writer:
 
     def _class_expr(self, model, default):
         cls = type(model)
-        if is_keras_class(cls):
-            return "keras.Sequential" if default is keras.Sequential else "keras.Model"
-        required = [k for k, p in inspect.signature(cls.__init__).parameters.items()
-                    if k not in ("self", "inputs", "outputs", "layers") and p.default is p.empty
-                    and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        if required:  # keras-hub's backbones are built from their own arguments, not tensors
+        # A subclass built from arguments of its own (keras-hub's backbones), not from tensors,
+        # is written as the Keras class it is.
+        own_arguments = [k for k, p in inspect.signature(cls.__init__).parameters.items()
+                         if k not in ("self", "inputs", "outputs", "layers")
+                         and p.default is p.empty
+                         and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if is_keras_class(cls) or own_arguments:
             return "keras.Sequential" if default is keras.Sequential else "keras.Model"
         return self._import(cls)
 
