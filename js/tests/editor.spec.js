@@ -229,8 +229,10 @@ test('saved with its widget state, the notebook shows the graph again without it
   await page.getByRole('menuitem', { name: 'File', exact: true }).click();
   await page.locator('li[data-command="docmanager:save"]').click();
   const file = path.join(shots, 'notebooks', 'cnn.ipynb');
-  await expect.poll(() => JSON.stringify(JSON.parse(fs.readFileSync(file, 'utf8')).metadata))
-    .toContain('conv2_saved');
+  const metadata = () => { // '' while the server is still writing the file
+    try { return JSON.stringify(JSON.parse(fs.readFileSync(file, 'utf8')).metadata); } catch { return ''; }
+  };
+  await expect.poll(metadata).toContain('conv2_saved');
   await page.getByRole('menuitem', { name: 'Kernel', exact: true }).click();
   await page.getByRole('menuitem', { name: 'Shut Down Kernel', exact: true }).click();
   await expect(page.getByText('No Kernel').first()).toBeVisible();
