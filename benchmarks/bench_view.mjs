@@ -64,6 +64,7 @@ for (const [name, nb] of Object.entries(cfg.notebooks)) {
     await page.screenshot({ path: `${cfg.shots}/${name}-lab.png` });
   } catch (e) {
     r.error = String(e).split('\n')[0];
+    await page.screenshot({ path: `${cfg.shots}/${name}-lab-error.png` }).catch(() => {});
   }
   await page.close();
   out[name] = r;

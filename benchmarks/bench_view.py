@@ -1,6 +1,7 @@
 """The editor in a real JupyterLab, against Netron, in the same headless Chromium.
 
-For each model (``keras.applications``, ``weights=None``): from running the cell
+For each model (``keras.applications``, ``weights=None``, and a keras-hub BERT backbone built from
+a small config: 12 transformer layers, hidden size 128, no preset): from running the cell
 ``kw.ModelEditor(model)`` (model already built) to the graph drawn; click → panel filled;
 Apply (a rename from the panel) → the renamed box drawn; the kernel-side rebuild alone
 (``kw.rename_layer``); and Netron 9 drawing the saved ``.keras`` file, from its consent click to
@@ -26,16 +27,30 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-MODELS = ["ResNet50", "DenseNet201", "EfficientNetB7", "InceptionResNetV2", "NASNetLarge"]
-# A layer at the top level of the default view (not inside a block), to click and rename.
+MODELS = ["ResNet50", "DenseNet201", "EfficientNetB7", "InceptionResNetV2", "NASNetLarge",
+          "BertBackbone"]
+# keras-hub backbones: built from a config (there is no preset download here).
+HUB = {"BertBackbone": "keras_hub.models.BertBackbone(vocabulary_size=1000, num_layers=12, "
+                       "num_heads=2, hidden_dim=128, intermediate_dim=256, "
+                       "max_sequence_length=128)"}
+# A layer drawn near the top of the default view (not in a closed block), to click and rename.
 CLICK = {"ResNet50": "conv1_conv", "DenseNet201": "conv1_conv", "EfficientNetB7": "stem_conv",
-         "InceptionResNetV2": "conv2d", "NASNetLarge": "stem_conv1"}
+         "InceptionResNetV2": "conv2d", "NASNetLarge": "stem_conv1",
+         "BertBackbone": "token_embedding"}
+
+
+def build_source(name):
+    """The code that builds ``model``: the benchmark's notebook runs it, and so does the rebuild
+    timing."""
+    if name in HUB:
+        return f"import keras_hub\nmodel = {HUB[name]}"
+    return f"model = keras.applications.{name}(weights=None)"
 
 
 def notebook(name):
     cells = [
         "import os\nos.environ.setdefault('KERAS_BACKEND', 'tensorflow')\nimport keras\n"
-        f"import keras_widget as kw\nmodel = keras.applications.{name}(weights=None)",
+        f"import keras_widget as kw\n{build_source(name)}",
         "ed = kw.ModelEditor(model)\ned",
     ]
     return {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}",
@@ -52,9 +67,16 @@ def rebuild_seconds(name, work):
 
     import keras_widget as kw
 
-    model = getattr(keras.applications, name)(weights=None)
+    scope = {"keras": keras}
+    exec(build_source(name), scope)
+    model = scope["model"]
     path = work / f"{name}.keras"
-    model.save(path)
+    if name in HUB:
+        # A keras-hub backbone saves its constructor arguments, not its layers: Netron draws
+        # one node. The same graph as a plain functional model is what Netron can read.
+        keras.Model(model.inputs, model.outputs, name=model.name).save(path)
+    else:
+        model.save(path)
     t0 = time.perf_counter()
     kw.rename_layer(model, CLICK[name], CLICK[name] + "_x")
     return time.perf_counter() - t0, path
@@ -87,7 +109,7 @@ def main(models):
          f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
          "--allow-root", f"--ServerApp.root_dir={ROOT}", "--LabApp.collaborative=False"],
         env=env, stdout=open(out_dir / "jupyterlab.log", "w"), stderr=subprocess.STDOUT)
-    netron_urls = {}
+    netron_urls, netron_addresses = {}, []
     try:
         for _ in range(120):
             try:
@@ -95,10 +117,10 @@ def main(models):
                 break
             except OSError:
                 time.sleep(1)
-        for k, name in enumerate(models):
-            address = ("127.0.0.1", port + 1 + k)
-            netron.start(str(files[name]), address=address, browse=False)
+        for name in models:  # port 0: a free port (other servers run on this machine)
+            address = netron.start(str(files[name]), address=("127.0.0.1", 0), browse=False)
             netron_urls[name] = f"http://{address[0]}:{address[1]}/"
+            netron_addresses.append(address)
         cfg = {"lab": f"http://127.0.0.1:{port}", "token": token, "shots": str(out_dir),
                "notebooks": {n: f"artifacts/bench_view/notebooks/{n}.ipynb" for n in models},
                "netron": netron_urls, "click": CLICK}
@@ -108,8 +130,8 @@ def main(models):
             sys.exit(run.stderr)
         results = json.loads(run.stdout.strip().splitlines()[-1])
     finally:
-        for name in netron_urls:
-            netron.stop(("127.0.0.1", port + 1 + models.index(name)))
+        for address in netron_addresses:
+            netron.stop(address)
         lab.terminate()
         lab.wait()
         shutil.rmtree(work, ignore_errors=True)

@@ -43,6 +43,7 @@ _BLOCK_NAMES = [re.compile(p) for p in (
     r"^(mixed_?\d+[a-z]?)$",           # Inception: the concat that ends mixed0
     r"^(.*?stage_?\d+_block_?\d+)_",    # ConvNeXt, keras-hub CSP/ResNet stages
     r"^(.*?(?:transformer|encoder|decoder)_layer_\d+)(?:_|$)",  # keras-hub
+    r"^(embeddings)_",                  # keras-hub BERT: embeddings_add, embeddings_layer_norm
     r"^(.*?block_?\d+[a-z]?)_",         # any other "…block3_…"
 )]
 # NASNet: normal_left1_5, separable_conv_1_bn_reduction_left1_reduce_4, adjust_relu_1_stem_2.
@@ -191,7 +192,11 @@ class Hierarchy:
         with its exit (the next node every path goes through)."""
         source, sink = ("__source__",), ("__sink__",)
         dag = level.copy()
-        dag.add_edges_from((source, n) for n in members if level.in_degree(n) == 0)
+        # An input is never inside a block, so its edges do not cut regions: a mask fed to
+        # every layer (keras-hub's padding_mask) would otherwise make one region of them all.
+        fed = [(u, v) for u, v in level.edges if self.graph.nodes[u]["kind"] == "input"]
+        dag.remove_edges_from(fed)
+        dag.add_edges_from((source, n) for n in members if dag.in_degree(n) == 0)
         dag.add_edges_from((n, sink) for n in members if level.out_degree(n) == 0)
         idom = nx.immediate_dominators(dag, source)
         cuts, c = [], sink

@@ -157,7 +157,13 @@ class _Writer:
 
     def _class_expr(self, model, default):
         cls = type(model)
-        if is_keras_class(cls):
+        # A subclass built from arguments of its own (keras-hub's backbones), not from tensors,
+        # is written as the Keras class it is.
+        own_arguments = [k for k, p in inspect.signature(cls.__init__).parameters.items()
+                         if k not in ("self", "inputs", "outputs", "layers")
+                         and p.default is p.empty
+                         and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if is_keras_class(cls) or own_arguments:
             return "keras.Sequential" if default is keras.Sequential else "keras.Model"
         return self._import(cls)
 
@@ -274,6 +280,8 @@ class _Writer:
         cls = type(obj)
         if isinstance(obj, keras.layers.Layer):
             return self._layer_expr(obj)
+        if inspect.isfunction(obj):  # a function (keras-hub's gelu_approximate activation)
+            return self._import(obj)
         module = config.get("module") or ""
         if is_keras_class(cls) and module.startswith("keras") and not module.startswith(
                 "keras.src") and _public(module, config["class_name"]) is cls:

@@ -236,7 +236,10 @@ class Viewport(anywidget.AnyWidget):
     elements go to the same cytoscape instance as differences in one message each
     (``{"diff": {"remove": [ids], "add": [elements], "update": [elements]}}``), and in full
     when a view asks (``{"want": "all"}``, e.g. on display or page reload). It also moves the
-    canvas (``center``, ``fit``, ``zoom``) and lays the graph out after each change.
+    canvas (``center``, ``fit``, ``zoom``) and lays the graph out after each change. The browser
+    keeps a copy of what it drew in this model's state (``drawn``, not a trait: the kernel never
+    gets it), which JupyterLab saves with the notebook's widget state: reopened without its
+    kernel, the notebook shows the graph.
     """
 
     _esm = pathlib.Path(__file__).parent / "static" / "viewport.js"

@@ -73,6 +73,24 @@ def test_residual_blocks_are_regions_named_by_their_layers():
                  "outputs": [(None, 8, 8, 4)]}
 
 
+def test_an_input_fed_to_every_layer_does_not_make_one_block_of_them():
+    # keras-hub's backbones: the padding mask enters every transformer layer.
+    ids = keras.Input((4,), name="token_ids")
+    mask = keras.Input((4, 8), name="padding_mask")
+    x = layers.Embedding(10, 8, name="embeddings_token")(ids)
+    x = layers.LayerNormalization(name="embeddings_layer_norm")(x)
+    for k in range(3):
+        y = layers.Dense(8, name=f"transformer_layer_{k}")(x)
+        x = layers.Multiply(name=f"transformer_layer_{k}_mask")([y, mask])
+    h = Hierarchy(kw.to_networkx(keras.Model([ids, mask], x)))
+    check_partition(h)
+    assert h.top == ["token_ids", "padding_mask", "blk:embeddings", "blk:transformer_layer_0",
+                     "blk:transformer_layer_1", "blk:transformer_layer_2"]
+    assert h.blocks["blk:transformer_layer_1"].items == [
+        "transformer_layer_1", "transformer_layer_1_mask"]
+    assert ("padding_mask", "blk:transformer_layer_2") in h.visible_edges()
+
+
 def test_block_edges_are_the_union_of_member_edges():
     g = kw.to_networkx(residual_model())
     h = Hierarchy(g)

@@ -153,6 +153,32 @@ def test_subclassed_models_and_bad_names_are_refused():
         kw.to_code(mlp(), name="my model")
 
 
+@keras.saving.register_keras_serializable(package="kw_test")
+def scaled_tanh(x):
+    return 2 * keras.ops.tanh(x)
+
+
+class TinyBackbone(keras.Model):
+    """Built from its own arguments, as keras-hub's backbones are (BERT: gelu_approximate)."""
+
+    def __init__(self, units, **kwargs):
+        inp = keras.Input((3,), name="features")
+        super().__init__(inp, layers.Dense(units, activation=scaled_tanh, name="proj")(inp),
+                         **kwargs)
+
+
+def test_a_backbone_built_from_its_arguments_with_a_function_activation():
+    model = TinyBackbone(4, name="tiny")
+    code = kw.to_code(model)
+    assert "from test_codegen import scaled_tanh" in code
+    assert 'layers.Dense(4, activation=scaled_tanh, name="proj")(features)' in code
+    # keras.Model: TinyBackbone(inputs=..., outputs=...) would miss its own arguments.
+    assert 'model = keras.Model(inputs=features, outputs=proj, name="tiny")' in code
+    rebuilt = run(code)
+    assert [layer.get_config() for layer in rebuilt.layers] == \
+        [layer.get_config() for layer in model.layers]
+
+
 def defaults_written(code):
     """The keyword arguments of constructor calls in ``code`` whose removal leaves the object's
     config the same (a default written out); ``[]`` when there are none."""

@@ -12,6 +12,9 @@
 //   Ctrl+Y redo, Delete/Backspace delete the selected layer (the kernel asks first): {key};
 // - {png: {full, name}}: download the canvas (or the whole graph at zoom 1) as a PNG, and tell
 //   the kernel what was written ({png_done: {name, bytes}}).
+// - the elements drawn are kept in this model's front-end state ("drawn", never sent to the
+//   kernel), so that a notebook saved with its widget state shows the graph when reopened
+//   without a kernel: JupyterLab saves every model's state, and our elements come as messages.
 
 function graphOf(el) {
   const editor = el.closest(".keras-widget-editor");
@@ -35,7 +38,15 @@ function render({ model, el }) {
     const bb = cy.elements().boundingBox();
     const w = cy.width();
     cy.zoom(1);
-    cy.pan({ x: Math.max(12, (w - bb.w) / 2) - bb.x1, y: 12 - bb.y1 });
+    let x = Math.max(12, (w - bb.w) / 2) - bb.x1;
+    if (bb.w > w - 24) {
+      // Wider than the canvas (keras-hub's padding mask fans out to every layer): the
+      // graph's first node in the middle, not its left edge.
+      const first = cy.nodes().filter((n) => !n.isParent())
+        .min((n) => n.position("y")).ele;
+      x = Math.min(12 - bb.x1, Math.max(w - 12 - bb.x2, w / 2 - first.position("x")));
+    }
+    cy.pan({ x, y: 12 - bb.y1 });
   };
   // After a new layout, a graph narrower than the canvas is kept inside it horizontally.
   const keepInView = () => {
@@ -54,8 +65,19 @@ function render({ model, el }) {
       placed = true;
     }, 100);
   };
+  // A copy of what is drawn, a moment after the last change (off the path of a redraw).
+  let snap = null;
+  const keep = () => {
+    clearTimeout(snap);
+    snap = setTimeout(() => {
+      if (!cy || cy.destroyed()) return;
+      model.set("drawn", cy.elements().map((e) => ({
+        group: e.group(), data: { ...e.data() }, classes: e.classes().join(" ") })));
+    }, 500);
+  };
   const apply = (msg) => {
     if (!cy || cy.destroyed()) return;
+    if (msg.reset || msg.diff) keep();
     if (msg.reset) {
       cy.batch(() => {
         cy.elements().remove();
@@ -149,6 +171,9 @@ function render({ model, el }) {
       container = cy.container();
       container.addEventListener("wheel", onWheel, { capture: true, passive: false });
       container.addEventListener("mousedown", onPress, true);
+      // Reopened from a saved notebook: draw what was saved (the kernel, if any, then resets).
+      const saved = model.get("drawn");
+      if (saved && saved.length && cy.elements().empty()) apply({ reset: saved });
       model.send({ want: "all" });
     }
   }, 200);
@@ -177,6 +202,7 @@ function render({ model, el }) {
   return () => {
     clearInterval(watch);
     clearTimeout(timer);
+    clearTimeout(snap);
     document.removeEventListener("scroll", onScroll, true);
     document.removeEventListener("mousedown", onDocPress, true);
     document.removeEventListener("keydown", onKey, true);
