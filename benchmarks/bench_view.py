@@ -19,6 +19,7 @@ import os
 import pathlib
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,12 @@ def rebuild_seconds(name, work):
     return time.perf_counter() - t0, path
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def main(models):
     import netron
 
@@ -95,9 +102,10 @@ def main(models):
                 break
             except OSError:
                 time.sleep(1)
-        for k, name in enumerate(models):
-            address = ("127.0.0.1", port + 1 + k)
-            netron.start(str(files[name]), address=address, browse=False)
+        for name in models:
+            # A free loopback port each (the ports next to E2E_PORT may be another run's).
+            address = netron.start(str(files[name]), address=("127.0.0.1", free_port()),
+                                   browse=False)
             netron_urls[name] = f"http://{address[0]}:{address[1]}/"
         cfg = {"lab": f"http://127.0.0.1:{port}", "token": token, "shots": str(out_dir),
                "notebooks": {n: f"artifacts/bench_view/notebooks/{n}.ipynb" for n in models},
@@ -108,8 +116,8 @@ def main(models):
             sys.exit(run.stderr)
         results = json.loads(run.stdout.strip().splitlines()[-1])
     finally:
-        for name in netron_urls:
-            netron.stop(("127.0.0.1", port + 1 + models.index(name)))
+        for url in netron_urls.values():
+            netron.stop(("127.0.0.1", int(url.rstrip("/").rsplit(":", 1)[1])))
         lab.terminate()
         lab.wait()
         shutil.rmtree(work, ignore_errors=True)
