@@ -107,6 +107,7 @@ class ModelEditor(widgets.VBox):
     def __init__(self, model, extra_layers=(), height="640px"):
         self.history = History(model)
         self._graph = to_networkx(model)  # raises EditError for a model it cannot read
+        self._graph_of = model  # the model self._graph was read from (read once per model)
         customs = list(extra_layers) + [type(layer) for _, layer in iter_layers(model)
                                         if not is_keras_class(type(layer))
                                         and not isinstance(layer, keras.Model)]
@@ -711,7 +712,8 @@ class ModelEditor(widgets.VBox):
 
     def _refresh(self, report=None):
         """Redraw graph and summary for the current model; mark what ``report`` changed."""
-        self._graph = to_networkx(self.model)
+        if self._graph_of is not self.model:
+            self._graph, self._graph_of = to_networkx(self.model), self.model
         marks = {}
         if report is not None:
             added, reinit = set(report.added), set(report.reinitialized)

@@ -43,7 +43,9 @@ function render({ model, el }) {
     const w = cy.width();
     if (bb.w <= w && (bb.x1 < 0 || bb.x2 > w)) cy.panBy({ x: (w - bb.w) / 2 - bb.x1, y: 0 });
   };
-  const relayout = () => {
+  // `wait`: a short pause gathers the changes that arrive together (a diff, then a centre)
+  // into one layout; a whole drawing ({reset}) is laid out at once.
+  const relayout = (wait = 30) => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       if (!cy || cy.destroyed() || cy.elements().empty()) return;
@@ -52,7 +54,7 @@ function render({ model, el }) {
       if (!placed && !layout.fit) top();
       else if (!layout.fit) keepInView();
       placed = true;
-    }, 100);
+    }, wait);
   };
   const apply = (msg) => {
     if (!cy || cy.destroyed()) return;
@@ -61,7 +63,7 @@ function render({ model, el }) {
         cy.elements().remove();
         cy.add(msg.reset);
       });
-      relayout();
+      relayout(0);
     }
     if (msg.diff) {
       const d = msg.diff;
@@ -131,8 +133,10 @@ function render({ model, el }) {
     model.send({ png_done: { name: req.name, bytes: blob.size } });
   };
   let container = null;
-  // ipycytoscape may make a new cytoscape instance (a new render): follow it.
-  const watch = setInterval(() => {
+  // ipycytoscape may make a new cytoscape instance (a new render): follow it. Looked for
+  // often until the first one is there (the drawing waits for it), then every 200 ms.
+  let watch = null;
+  const follow = () => {
     if (!el.isConnected && cy) {
       clearInterval(watch);
       return;
@@ -151,7 +155,14 @@ function render({ model, el }) {
       container.addEventListener("mousedown", onPress, true);
       model.send({ want: "all" });
     }
-  }, 200);
+  };
+  let looks = 0;
+  const soon = () => {
+    follow();
+    if (cy || ++looks > 200) watch = setInterval(follow, 200);
+    else watch = setTimeout(soon, 10);
+  };
+  soon();
   model.on("msg:custom", (msg) => {
     if (!msg) return;
     apply(msg);
