@@ -10,6 +10,7 @@
 //   on every scroll and before every press.
 // - keys inside the editor (not while typing in a field): Ctrl/Cmd+Z undo, Ctrl/Cmd+Shift+Z or
 //   Ctrl+Y redo, Delete/Backspace delete the selected layer (the kernel asks first): {key};
+// - a press on Apply: {apply_press: true}, and false when it ends off the button;
 // - {png: {full, name}}: download the canvas (or the whole graph at zoom 1) as a PNG, and tell
 //   the kernel what was written ({png_done: {name, bytes}}).
 
@@ -93,9 +94,21 @@ function render({ model, el }) {
   // JupyterLab keeps the focus on the page, not on the canvas: the keys are this editor's
   // while the last press of the mouse was inside it.
   let armed = false;
+  // A press on Apply blurs the field being typed in, which sends its value just before the
+  // click: the kernel would preview that value (a dry run) and then apply it. {apply_press:
+  // true} tells it that Apply is coming; false, that the press ended elsewhere.
+  let pressingApply = false;
   const onDocPress = (e) => {
     editor = editor || el.closest(".keras-widget-editor");
     armed = Boolean(editor && editor.contains(e.target));
+    pressingApply = armed && Boolean(e.target.closest && e.target.closest(".kw-apply"));
+    if (pressingApply) model.send({ apply_press: true });
+  };
+  const onDocRelease = (e) => {
+    if (pressingApply && !(e.target.closest && e.target.closest(".kw-apply"))) {
+      model.send({ apply_press: false });
+    }
+    pressingApply = false;
   };
   const onKey = (e) => {
     if (!armed) return;
@@ -116,6 +129,7 @@ function render({ model, el }) {
   };
   let editor = null; // found once the widget is in the page (not yet when render runs)
   document.addEventListener("mousedown", onDocPress, true);
+  document.addEventListener("mouseup", onDocRelease, true);
   document.addEventListener("keydown", onKey, true);
   const png = (req) => {
     const opts = { bg: "#ffffff", output: "blob" };
@@ -190,6 +204,7 @@ function render({ model, el }) {
     clearTimeout(timer);
     document.removeEventListener("scroll", onScroll, true);
     document.removeEventListener("mousedown", onDocPress, true);
+    document.removeEventListener("mouseup", onDocRelease, true);
     document.removeEventListener("keydown", onKey, true);
     if (container) {
       container.removeEventListener("wheel", onWheel, true);
