@@ -10,6 +10,8 @@
 ``kw.debug(True)`` (or ``KERAS_WIDGET_DEBUG=1``) shows the full exception chain of an
 ``EditError`` instead of its sentence alone.
 """
+import sys
+
 from .edits import (Edit, add_output, delete_layer, edit_layer, inline_model, insert_layer,
                     remove_output, rename_layer, replace_all, replace_layer, set_input_shape)
 from .codegen import to_code
@@ -27,6 +29,12 @@ def to_graphviz(model_or_graph, marks=None):
 
 
 __version__ = "0.1.0"
+
+
+if "ipykernel" in sys.modules:
+    # In a notebook the widget is what is used: its imports (ipywidgets, ipycytoscape, about a
+    # second) are paid with the package's, not by the cell that first shows an editor.
+    from .editor import ModelEditor
 
 
 def __getattr__(name):

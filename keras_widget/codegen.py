@@ -19,6 +19,7 @@ import keras
 
 from .errors import EditError
 from .graph import call_sites, functional_of, is_keras_class, is_nested_model, require_functional
+from .signature import init_parameters
 
 _MISSING = object()
 _BUILT = {}  # (class, JSON of constructor arguments) -> the config it makes, without the name
@@ -84,10 +85,12 @@ class _Writer:
         return "\n".join(head + [""] + body) + "\n"
 
     def _count_calls(self, model):
+        nodes = _node_ids(model)
         for layer in _members(model):
             self.keep.append(layer)
-            self.calls[id(layer)] = self.calls.get(id(layer), 0) + _calls_in(model, layer)
-            if is_nested_model(layer) and self.calls[id(layer)] == _calls_in(model, layer):
+            here = _calls_in(model, layer, nodes)
+            self.calls[id(layer)] = self.calls.get(id(layer), 0) + here
+            if is_nested_model(layer) and self.calls[id(layer)] == here:
                 self._count_calls(layer)
 
     def _model(self, model, top=False):
@@ -239,11 +242,10 @@ class _Writer:
         kwargs = _minimal_kwargs(cls, config)
         if kwargs is None:
             return f"{expr}.from_config({self._value(config)})"
-        params = [k for k, p in inspect.signature(cls.__init__).parameters.items()
-                  if k != "self"]
+        sig = init_parameters(cls)
         positional = []
-        for k in params:  # leading required arguments are written positionally
-            p = inspect.signature(cls.__init__).parameters[k]
+        for k in [k for k in sig if k != "self"]:  # leading required arguments: positional
+            p = sig[k]
             if p.default is not p.empty or p.kind != p.POSITIONAL_OR_KEYWORD or k not in kwargs:
                 break
             positional.append(k)
@@ -346,11 +348,18 @@ def _members(model):
     return [op for op in fm.operations if not isinstance(op, keras.layers.InputLayer)]
 
 
-def _calls_in(model, layer):
+def _node_ids(model):
+    """The ids of the Keras nodes (calls) of ``model``'s graph (made once per model: a set per
+    layer made this quadratic, seconds on NASNetLarge)."""
+    if isinstance(model, keras.Sequential):
+        return set()
+    fm = functional_of(model)
+    return {id(n) for depth in fm._nodes_by_depth.values() for n in depth}
+
+
+def _calls_in(model, layer, nodes):
     if isinstance(model, keras.Sequential):
         return 1
-    fm = functional_of(model)
-    nodes = {id(n) for depth in fm._nodes_by_depth.values() for n in depth}
     return sum(id(n) in nodes for n in layer._inbound_nodes)
 
 
@@ -467,7 +476,7 @@ def _minimal_kwargs(cls, config):
     """The fewest config entries (required ones always) that make ``cls(**entries)`` give
     ``config`` again, or ``None`` when the constructor cannot (it takes other arguments)."""
     try:
-        sig = inspect.signature(cls.__init__).parameters
+        sig = init_parameters(cls)
     except (TypeError, ValueError):
         return None
     required = [k for k, p in sig.items() if k != "self" and p.default is p.empty and

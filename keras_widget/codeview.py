@@ -29,11 +29,28 @@ class CodeView(anywidget.AnyWidget):
     code = traitlets.Unicode("").tag(sync=True)
     changed = traitlets.List(traitlets.Int()).tag(sync=True)
 
-    def show(self, model, name="model"):
-        """Show ``model``'s source, highlighting what differs from the source shown before."""
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._later = None  # (model, name) that show(later=True) left for fill()
+
+    def show(self, model, name="model", later=False):
+        """Show ``model``'s source, highlighting what differs from the source shown before.
+        ``later``: only remember the model, :meth:`fill` writes its source (an editor that
+        opens sends its graph first: writing the source takes up to a second)."""
+        self.fill()  # a source left for later is what this one is compared with
+        if later:
+            self._later = (model, name)
+            return
         try:
             code = to_code(model, name)
         except Exception as e:  # noqa: BLE001 - the view says so; the editor goes on
             code = f"# The source of this model cannot be written: {type(e).__name__}: {e}\n"
         self.changed = changed_lines(self.code, code) if self.code else []
         self.code = code
+
+    def fill(self):
+        """Write the source that :meth:`show` left for later (nothing when none waits)."""
+        if self._later is not None:
+            model, name = self._later
+            self._later = None
+            self.show(model, name)

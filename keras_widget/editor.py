@@ -108,6 +108,7 @@ class ModelEditor(widgets.VBox):
     def __init__(self, model, extra_layers=(), height="640px"):
         self.history = History(model)
         self._graph = to_networkx(model)  # raises EditError for a model it cannot read
+        self._graph_of = model  # the model self._graph was read from (read once per model)
         customs = list(extra_layers) + [type(layer) for _, layer in iter_layers(model)
                                         if not is_keras_class(type(layer))
                                         and not isinstance(layer, keras.Model)]
@@ -216,6 +217,14 @@ class ModelEditor(widgets.VBox):
         self.view.viewport.on_png = lambda name, size: self._note(
             f"The browser downloaded {name} ({(size or 0) / 1024:,.0f} kB).")
         self._pending_delete = None  # the node a first Delete key asked about
+        # The browser says when the mouse goes down on Apply: the value of the field it leaves
+        # arrives just before the click, and is then applied, not previewed first.
+        self._apply_pressed = None  # time.monotonic() of that press
+        self._preview_skipped = False
+        self.view.viewport.on_apply_press = self._apply_press
+        # The source of the Code view is written once the graph went to the browser (an open
+        # draws the graph first), or at the first edit.
+        self.view.viewport.on_drawn = self.code_view.fill
 
         self.action_box = widgets.VBox()
         # Apply, the preview and the result sit above the fields, so that on a small screen
@@ -267,7 +276,7 @@ class ModelEditor(widgets.VBox):
                         (self.zoom_in_button, "kw-zoom-in"), (self.zoom_out_button, "kw-zoom-out")]:
             w.add_class(name)
         self._show_action()
-        self._refresh()
+        self._refresh(code_later=True)
 
     # -- properties -------------------------------------------------------------------------
 
@@ -479,6 +488,10 @@ class ModelEditor(widgets.VBox):
         """Show what Apply would do, from the engine's dry run (nothing is built): the config
         and model shape changes, what would be added, removed or re-created and why; or the
         refusal, before Apply. A field that does not parse says so under itself."""
+        if self._apply_pressed is not None and time.monotonic() - self._apply_pressed < 1.0:
+            self._preview_skipped = True  # Apply is being pressed: it reports, not a dry run
+            return
+        self._preview_skipped = False
         text, refused = "", False
         if self.selected is not None and self.selected in self._graph:
             data = self._graph.nodes[self.selected]
@@ -505,6 +518,13 @@ class ModelEditor(widgets.VBox):
         if self.preview.value != value:
             self.preview.value = value
 
+    def _apply_press(self, pressed):
+        """The mouse went down on Apply (``True``), or the press ended off it (``False``: the
+        preview skipped meanwhile is made now)."""
+        self._apply_pressed = time.monotonic() if pressed else None
+        if not pressed and self._preview_skipped:
+            self._update_preview()
+
     def _action_text(self, action):
         """What Apply will do, for the actions that take no fields."""
         d = self._graph.nodes[self.selected] if self.selected else {"path": "", "name": ""}
@@ -522,6 +542,7 @@ class ModelEditor(widgets.VBox):
         Returns the ``EditReport``, or ``None`` when the edit was refused; the error is then
         shown in the panel and the model and view stay as they were.
         """
+        self._apply_pressed = None
         if self.selected is None:
             self._error("Click a layer in the graph first.")
             return None
@@ -717,9 +738,11 @@ class ModelEditor(widgets.VBox):
 
     # -- drawing -----------------------------------------------------------------------------
 
-    def _refresh(self, report=None):
-        """Redraw graph and summary for the current model; mark what ``report`` changed."""
-        self._graph = to_networkx(self.model)
+    def _refresh(self, report=None, code_later=False):
+        """Redraw graph and summary for the current model; mark what ``report`` changed
+        (``code_later``: the Code view's source when the browser has drawn the graph)."""
+        if self._graph_of is not self.model:
+            self._graph, self._graph_of = to_networkx(self.model), self.model
         marks = {}
         if report is not None:
             added, reinit = set(report.added), set(report.reinitialized)
@@ -737,7 +760,7 @@ class ModelEditor(widgets.VBox):
         self._drawn_model = self.model  # what the next refresh compares its counts with
         self.summary.set_title(0, f"model.summary(): {len(self.model.layers)} layers")
         self._fill_summary()
-        self.code_view.show(self.model)
+        self.code_view.show(self.model, later=code_later)
         target = None
         if report is not None and len(report.added) == 1:
             target = report.added[0]  # what the edit made: inserted, replacing or renamed

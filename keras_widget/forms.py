@@ -289,27 +289,24 @@ class LayerForm:
                 value = arg.default
             required = value is REQUIRED
             kind = arg.kind if required or arg.fits(value) else "text"
-            if kind == "bool":
-                box = self._field(widgets.Checkbox, used)
-                shown = bool(value)
-                with box.hold_sync():  # one message per field, only for what differs
+            kinds = {"bool": widgets.Checkbox, "choice": widgets.Dropdown}
+            box = self._field(kinds.get(kind, widgets.Text), used)
+            with box.hold_sync():  # one message per field, only for what differs
+                if kind == "bool":
+                    shown = bool(value)
                     box.value = shown
-            elif kind == "choice":
-                box = self._field(widgets.Dropdown, used)
-                shown = value_text(arg.choice_for(value) if isinstance(value, dict) else value)
-                options = [value_text(c) for c in arg.choices]
-                options = [t for t in dict.fromkeys([shown, value_text(arg.default)])
-                           if t not in options] + options
-                with box.hold_sync():
+                elif kind == "choice":
+                    shown = value_text(arg.choice_for(value) if isinstance(value, dict)
+                                       else value)
+                    options = [value_text(c) for c in arg.choices]
+                    options = [t for t in dict.fromkeys([shown, value_text(arg.default)])
+                               if t not in options] + options
                     box.options = options
                     box.value = shown
-            else:
-                box = self._field(widgets.Text, used)
-                shown = "" if required else value_text(value)
-                with box.hold_sync():
+                else:
+                    shown = "" if required else value_text(value)
                     box.value = shown
                     box.placeholder = "required" if required else ""
-            with box.hold_sync():
                 box.description = arg.name
                 box.tooltip = arg.doc or None
                 box._dom_classes = (f"kw-field-{arg.name}",)

@@ -2,13 +2,22 @@
 the edits and the history's code all ask this module)."""
 from __future__ import annotations
 
+import functools
 import inspect
+
+
+@functools.lru_cache(maxsize=None)
+def init_parameters(cls):
+    """``cls.__init__``'s parameters (``inspect.Signature.parameters``, ``self`` included), read
+    once per class: a model repeats a few classes hundreds of times, and reading a signature
+    costs about a millisecond."""
+    return inspect.signature(cls.__init__).parameters
 
 
 def constructor_params(cls):
     """``[(name, default)]`` of ``cls.__init__`` (``inspect.Parameter.empty`` when required),
     without ``self`` and ``*args``/``**kwargs``."""
-    params = inspect.signature(cls.__init__).parameters
+    params = init_parameters(cls)
     return [(k, p.default) for k, p in params.items()
             if k != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
 

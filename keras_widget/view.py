@@ -252,6 +252,8 @@ class Viewport(anywidget.AnyWidget):
         self._everything = everything or (lambda: [])
         self.on_key = None  # on_key("undo" | "redo" | "delete"): a key pressed in the editor
         self.on_png = None  # on_png(name, size in bytes): the browser wrote a PNG
+        self.on_apply_press = None  # on_apply_press(bool): the mouse went down on Apply / not
+        self.on_drawn = None  # on_drawn(): a whole drawing was sent to a view that asked
         self.on_msg(self._handle)
 
     def _handle(self, _widget, content, _buffers):
@@ -259,8 +261,12 @@ class Viewport(anywidget.AnyWidget):
             return
         if content.get("want") == "all":
             self.send({"reset": self._everything()})
+            if self.on_drawn:
+                self.on_drawn()
         if content.get("key") in ("undo", "redo", "delete") and self.on_key:
             self.on_key(content["key"])
+        if isinstance(content.get("apply_press"), bool) and self.on_apply_press:
+            self.on_apply_press(content["apply_press"])
         if isinstance(content.get("png_done"), dict) and self.on_png:
             self.on_png(content["png_done"].get("name"), content["png_done"].get("bytes"))
 

@@ -135,6 +135,30 @@ def test_a_rename_to_its_own_name_is_nothing_to_change_not_a_refusal():
     assert ed.apply() is None and "Nothing to change" in ed.status.value
 
 
+def test_a_value_sent_by_pressing_apply_is_applied_without_a_dry_run_first(monkeypatch):
+    ed = kw.ModelEditor(mlp())
+    ed.action.value = "rename"
+    ed.select("d2")
+    browser = ed.view.viewport._handle  # what the browser sends
+    dry_runs = []
+    preview = ed.history.preview
+    monkeypatch.setattr(ed.history, "preview", lambda edit: dry_runs.append(edit) or
+                        preview(edit))
+    # The mouse goes down on Apply: the field it leaves sends its value, then the click.
+    browser(None, {"apply_press": True}, [])
+    ed.new_name.value = "hidden"
+    assert dry_runs == [] and ed.preview.value == ""
+    assert ed.apply().added == ["hidden"] and dry_runs == []
+    # A press that ends off the button: the preview skipped meanwhile is made then.
+    ed.select("d1")
+    browser(None, {"apply_press": True}, [])
+    ed.new_name.value = "first"
+    assert dry_runs == []
+    browser(None, {"apply_press": False}, [])
+    assert len(dry_runs) == 1 and "Apply would give:" in ed.preview.value
+    assert [l.name for l in ed.model.layers][1:3] == ["d1", "hidden"]
+
+
 def test_insert_delete_rename_from_the_panel():
     ed = kw.ModelEditor(mlp())
     ed.action.value = "insert after"
@@ -331,6 +355,9 @@ def test_code_view_shows_the_source_and_highlights_what_the_last_edit_changed():
     model = mlp()
     ed = kw.ModelEditor(model)
     assert ed.code_view in ed.children
+    # Written once the browser has the graph (an open sends the graph first).
+    assert ed.code_view.code == ""
+    ed.view.viewport._handle(None, {"want": "all"}, [])
     assert ed.code_view.code == kw.to_code(model) == ed.to_code()
     assert ed.code_view.changed == []
     report = ed.replace_layer("d2", layers.Dense(128, activation="sigmoid", name="d2"))

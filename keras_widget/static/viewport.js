@@ -10,6 +10,7 @@
 //   on every scroll and before every press.
 // - keys inside the editor (not while typing in a field): Ctrl/Cmd+Z undo, Ctrl/Cmd+Shift+Z or
 //   Ctrl+Y redo, Delete/Backspace delete the selected layer (the kernel asks first): {key};
+// - a press on Apply: {apply_press: true}, and false when it ends off the button;
 // - {png: {full, name}}: download the canvas (or the whole graph at zoom 1) as a PNG, and tell
 //   the kernel what was written ({png_done: {name, bytes}}).
 // - the elements drawn are kept in this model's front-end state ("drawn", never sent to the
@@ -54,7 +55,9 @@ function render({ model, el }) {
     const w = cy.width();
     if (bb.w <= w && (bb.x1 < 0 || bb.x2 > w)) cy.panBy({ x: (w - bb.w) / 2 - bb.x1, y: 0 });
   };
-  const relayout = () => {
+  // `wait`: a short pause gathers the changes that arrive together (a diff, then a centre)
+  // into one layout; a whole drawing ({reset}) is laid out at once.
+  const relayout = (wait = 30) => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       if (!cy || cy.destroyed() || cy.elements().empty()) return;
@@ -63,7 +66,7 @@ function render({ model, el }) {
       if (!placed && !layout.fit) top();
       else if (!layout.fit) keepInView();
       placed = true;
-    }, 100);
+    }, wait);
   };
   // A copy of what is drawn, a moment after the last change (off the path of a redraw).
   let snap = null;
@@ -83,7 +86,7 @@ function render({ model, el }) {
         cy.elements().remove();
         cy.add(msg.reset);
       });
-      relayout();
+      relayout(0);
     }
     if (msg.diff) {
       const d = msg.diff;
@@ -113,9 +116,21 @@ function render({ model, el }) {
   // JupyterLab keeps the focus on the page, not on the canvas: the keys are this editor's
   // while the last press of the mouse was inside it.
   let armed = false;
+  // A press on Apply blurs the field being typed in, which sends its value just before the
+  // click: the kernel would preview that value (a dry run) and then apply it. {apply_press:
+  // true} tells it that Apply is coming; false, that the press ended elsewhere.
+  let pressingApply = false;
   const onDocPress = (e) => {
     editor = editor || el.closest(".keras-widget-editor");
     armed = Boolean(editor && editor.contains(e.target));
+    pressingApply = armed && Boolean(e.target.closest && e.target.closest(".kw-apply"));
+    if (pressingApply) model.send({ apply_press: true });
+  };
+  const onDocRelease = (e) => {
+    if (pressingApply && !(e.target.closest && e.target.closest(".kw-apply"))) {
+      model.send({ apply_press: false });
+    }
+    pressingApply = false;
   };
   const onKey = (e) => {
     if (!armed) return;
@@ -136,6 +151,7 @@ function render({ model, el }) {
   };
   let editor = null; // found once the widget is in the page (not yet when render runs)
   document.addEventListener("mousedown", onDocPress, true);
+  document.addEventListener("mouseup", onDocRelease, true);
   document.addEventListener("keydown", onKey, true);
   const png = (req) => {
     const opts = { bg: "#ffffff", output: "blob" };
@@ -153,8 +169,10 @@ function render({ model, el }) {
     model.send({ png_done: { name: req.name, bytes: blob.size } });
   };
   let container = null;
-  // ipycytoscape may make a new cytoscape instance (a new render): follow it.
-  const watch = setInterval(() => {
+  // ipycytoscape may make a new cytoscape instance (a new render): follow it. Looked for
+  // often until the first one is there (the drawing waits for it), then every 200 ms.
+  let watch = null;
+  const follow = () => {
     if (!el.isConnected && cy) {
       clearInterval(watch);
       return;
@@ -176,7 +194,14 @@ function render({ model, el }) {
       if (saved && saved.length && cy.elements().empty()) apply({ reset: saved });
       model.send({ want: "all" });
     }
-  }, 200);
+  };
+  let looks = 0;
+  const soon = () => {
+    follow();
+    if (cy || ++looks > 200) watch = setInterval(follow, 200);
+    else watch = setTimeout(soon, 10);
+  };
+  soon();
   model.on("msg:custom", (msg) => {
     if (!msg) return;
     apply(msg);
@@ -205,6 +230,7 @@ function render({ model, el }) {
     clearTimeout(snap);
     document.removeEventListener("scroll", onScroll, true);
     document.removeEventListener("mousedown", onDocPress, true);
+    document.removeEventListener("mouseup", onDocRelease, true);
     document.removeEventListener("keydown", onKey, true);
     if (container) {
       container.removeEventListener("wheel", onWheel, true);
