@@ -66,8 +66,9 @@ class DeferredVariables:
         ki.forget_pending({id(v) for v in self.created})
         self.created = []
 
-    def fill(self, values, wanted):
-        """Give each created variable in ``wanted`` (a set of ids) its value, forget the rest.
+    def fill(self, values, wanted, progress=None):
+        """Give each created variable in ``wanted`` (a set of ids) its value, forget the rest;
+        ``progress()`` (no argument) is called after each one.
 
         ``values`` maps ``id(new variable)`` to ``(new variable, source variable)`` (what
         :func:`match` returns); variables not in it get their initializer's value. Without
@@ -92,6 +93,8 @@ class DeferredVariables:
                 self.discard()
                 raise EditError(f"The variable {v.path} of shape {tuple(v.shape)} cannot be "
                                 f"created: {first_line(exc)}", cause=exc) from None
+            if progress is not None:
+                progress()
         for target, source in values.values():
             # Variables that exist already (live copies) hold the source values; assign anyway so
             # that a donor other than the copied object wins.

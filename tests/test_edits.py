@@ -434,3 +434,21 @@ def test_adapted_preprocessing_layers_keep_their_vocabulary_and_statistics():
     assert r.model.get_layer("lookup").get_vocabulary() == lookup.get_vocabulary()
     assert r.model.get_layer("tv").get_vocabulary() == vectorize.get_vocabulary()
     assert r.report.reinitialized == {}
+
+
+def test_progress_counts_every_call_site_and_every_variable_filled():
+    # A rebuild reports its progress through the walk and through the weights (about a third
+    # of its time), one step at a time, and ends at the total.
+    inp = keras.Input((4,), name="x")
+    h = layers.Dense(3, name="a")(inp)
+    out = layers.Dense(2, name="b")(h)
+    model = keras.Model(inp, out)
+    calls = []
+    kw.Edit("rename_layer", dict(target="a", new_name="c")).apply(
+        model, progress=lambda done, total: calls.append((done, total)))
+    total = 3 + 4 + 1  # three operations (the input is one), four variables, the end
+    assert calls == [(i, total) for i in range(1, total)] + [(total, total)]
+    calls.clear()  # a dry run fills nothing: the walk, then the end
+    kw.Edit("rename_layer", dict(target="a", new_name="c")).apply(
+        model, dry_run=True, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, total), (2, total), (3, total), (total, total)]
