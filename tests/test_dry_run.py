@@ -59,7 +59,7 @@ def every_edit_dry_run_first(monkeypatch):
 
     def apply(self, model, dry_run=False, progress=None):
         if dry_run:
-            return real(self, model, dry_run=True)
+            return real(self, model, dry_run=True, progress=progress)
         dry = dry_error = None
         try:
             dry = real(self, model, dry_run=True)
