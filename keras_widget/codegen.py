@@ -162,7 +162,7 @@ class _Writer:
         cls = type(model)
         # A subclass built from arguments of its own (keras-hub's backbones), not from tensors,
         # is written as the Keras class it is.
-        own_arguments = [k for k, p in inspect.signature(cls.__init__).parameters.items()
+        own_arguments = [k for k, p in init_parameters(cls).items()
                          if k not in ("self", "inputs", "outputs", "layers")
                          and p.default is p.empty
                          and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]

@@ -2,6 +2,8 @@
 a rebuild) and the result an edit returns (:class:`EditResult`)."""
 from __future__ import annotations
 
+import collections
+
 from dataclasses import dataclass, field
 
 import keras
@@ -191,9 +193,7 @@ def make_report(source, new, assignments, notes=(), edited=(), outputs_at=()):
         if changes:
             report.config_changes.setdefault(path, {}).update(changes)
     report.shape_changes = shape_changes(source, new)
-    calls = {}
-    for path, _, _ in outputs_at:
-        calls[path] = calls.get(path, 0) + 1
+    calls = collections.Counter(path for path, _, _ in outputs_at)
     seen = {}
     for path, before, now in outputs_at:
         k = seen[path] = seen.get(path, -1) + 1
