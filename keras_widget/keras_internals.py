@@ -16,7 +16,9 @@ import keras
 from keras.src.backend.common import global_state
 from keras.src.backend.common.stateless_scope import in_stateless_scope
 from keras.src.backend.common.variables import Variable as _Variable
+from keras.src.backend.common.masking import get_keras_mask
 from keras.src.models.functional import Functional, functional_like_constructor
+from keras.src.ops.node import Node
 from keras.src.saving import serialization_lib as _serialization
 from keras.src.utils.tracking import DotNotTrackScope
 
@@ -57,6 +59,41 @@ def inputs_struct(functional):
 def outputs_struct(functional):
     """The structure (list, dict, single tensor) the model's outputs were given in."""
     return functional._outputs_struct
+
+
+def repeat_call(new, source, node, args, kwargs):
+    """Record a call of ``new``, a fresh copy of the layer ``source`` of the same class, on
+    ``args`` / ``kwargs`` (the call site ``node``'s arguments with new tensors), and return its
+    output tensors (flat, as ``node.outputs``), when the new tensors have the shapes and dtypes
+    the source's call read, no mask is involved and the source was built by Keras's default
+    build bookkeeping. The copy is built as loading a saved model builds it
+    (``build_from_config`` with the source's build config) and the call is recorded with outputs
+    of the source's own shapes: what ``new(*args, **kwargs)`` gives, without tracing the layer's
+    computation again (the largest part of a symbolic call's time). Returns ``None`` when that
+    does not hold (a model, a ``keras.ops`` operation, a new shape): call the layer then.
+    """
+    cls = type(source)
+    if (not isinstance(source, keras.layers.Layer) or isinstance(source, keras.Model)
+            or type(new) is not cls or cls.get_build_config is not keras.layers.Layer.get_build_config
+            or cls.build_from_config is not keras.layers.Layer.build_from_config
+            or not source.built or any(get_keras_mask(t) is not None for t in node.outputs)):
+        return None
+    tensors = [t for t in keras.tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
+    before = node.input_tensors
+    if len(tensors) != len(before) or any(
+            tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype or a.sparse != b.sparse or a.ragged
+            or get_keras_mask(a) is not None for a, b in zip(tensors, before)):
+        return None
+    if not new.built:
+        config = source.get_build_config()
+        if not config:
+            return None
+        new.build_from_config(config)
+    outputs = [keras.KerasTensor(t.shape, dtype=t.dtype, sparse=t.sparse, ragged=t.ragged)
+               for t in node.outputs]
+    Node(new, call_args=args, call_kwargs=kwargs, outputs=outputs)
+    new._called = True
+    return outputs
 
 
 def sequential_graph(model):

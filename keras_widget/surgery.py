@@ -295,9 +295,15 @@ class Rebuilder:
             outputs = tree.flatten(outs)
         else:
             new_op = self.op_for(op, path, new_prefix, args, kwargs, knode)
-            in_place_of = path if new_op.name != op.name else None
-            outputs = tree.flatten(self.call(new_op, new_prefix + new_op.name, args, kwargs,
-                                             in_place_of))
+            outputs = None
+            if directive is None and not befores and g.is_keras_class(type(op)):
+                # An untouched Keras layer on inputs of its source shapes: record the call
+                # without tracing it again (most of a rebuild's time on a big model).
+                outputs = ki.repeat_call(new_op, op, knode, args, kwargs)
+            if outputs is None:
+                in_place_of = path if new_op.name != op.name else None
+                outputs = tree.flatten(self.call(new_op, new_prefix + new_op.name, args, kwargs,
+                                                 in_place_of))
         if directive is not None:  # what its consumers now read (a deleted layer's input)
             self.outputs_at.append((path, g.shape_of(knode.outputs), g.shape_of(outputs)))
         afters = self.plan.inserted_after(knode)
