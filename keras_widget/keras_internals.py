@@ -61,39 +61,71 @@ def outputs_struct(functional):
     return functional._outputs_struct
 
 
+def same_specs(tensors, like):
+    """Whether the KerasTensors ``tensors`` have the shapes and dtypes of ``like``, one for one,
+    and no mask is attached to any of them."""
+    return len(tensors) == len(like) and all(
+        tuple(a.shape) == tuple(b.shape) and a.dtype == b.dtype and a.sparse == b.sparse
+        and not a.ragged and not b.ragged and get_keras_mask(a) is None
+        and get_keras_mask(b) is None for a, b in zip(tensors, like))
+
+
+def _record(op, node, args, kwargs):
+    """Record a call of ``op`` on ``args`` / ``kwargs`` whose outputs have the specs of the call
+    ``node``'s outputs, without running it; returns the Keras ``Node`` made."""
+    outputs = [keras.KerasTensor(t.shape, dtype=t.dtype, sparse=t.sparse) for t in node.outputs]
+    return Node(op, call_args=args, call_kwargs=kwargs, outputs=outputs)
+
+
 def repeat_call(new, source, node, args, kwargs):
     """Record a call of ``new``, a fresh copy of the layer ``source`` of the same class, on
     ``args`` / ``kwargs`` (the call site ``node``'s arguments with new tensors), and return its
-    output tensors (flat, as ``node.outputs``), when the new tensors have the shapes and dtypes
-    the source's call read, no mask is involved and the source was built by Keras's default
-    build bookkeeping. The copy is built as loading a saved model builds it
-    (``build_from_config`` with the source's build config) and the call is recorded with outputs
-    of the source's own shapes: what ``new(*args, **kwargs)`` gives, without tracing the layer's
-    computation again (the largest part of a symbolic call's time). Returns ``None`` when that
-    does not hold (a model, a ``keras.ops`` operation, a new shape): call the layer then.
+    output tensors (flat, as ``node.outputs``), when the new tensors have the specs the source's
+    call read (:func:`same_specs`) and the source was built by Keras's default build
+    bookkeeping, and the copy is not built yet (its first call). The copy is built as loading a saved model builds it (``build_from_config``
+    with the source's build config) and the call is recorded with outputs of the source's own
+    shapes: what ``new(*args, **kwargs)`` gives, without tracing the layer's computation again
+    (the largest part of a symbolic call's time). Returns ``None`` when that does not hold (a
+    model, a ``keras.ops`` operation, a new shape): call the layer then.
     """
     cls = type(source)
     if (not isinstance(source, keras.layers.Layer) or isinstance(source, keras.Model)
             or type(new) is not cls or cls.get_build_config is not keras.layers.Layer.get_build_config
             or cls.build_from_config is not keras.layers.Layer.build_from_config
-            or not source.built or any(get_keras_mask(t) is not None for t in node.outputs)):
+            or not source.built
+            or any(t.ragged or get_keras_mask(t) is not None for t in node.outputs)):
         return None
-    tensors = [t for t in keras.tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
-    before = node.input_tensors
-    if len(tensors) != len(before) or any(
-            tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype or a.sparse != b.sparse or a.ragged
-            or get_keras_mask(a) is not None for a, b in zip(tensors, before)):
+    if not same_specs([t for t in keras.tree.flatten((args, kwargs))
+                       if isinstance(t, keras.KerasTensor)], node.input_tensors):
         return None
-    if not new.built:
-        config = source.get_build_config()
-        if not config:
-            return None
-        new.build_from_config(config)
-    outputs = [keras.KerasTensor(t.shape, dtype=t.dtype, sparse=t.sparse, ragged=t.ragged)
-               for t in node.outputs]
-    Node(new, call_args=args, call_kwargs=kwargs, outputs=outputs)
+    config = source.get_build_config()
+    if new.built or not config:  # a shared layer's copy, built at its first call: call it
+        return None
+    new.build_from_config(config)
+    outputs = _record(new, node, args, kwargs).outputs
     new._called = True
     return outputs
+
+
+def borrow_call(source, node, args, kwargs):
+    """For a dry run: record a call of the *source's own* operation ``source`` on new tensors of
+    the specs its call ``node`` read, with outputs of its own specs, without copying or running
+    it; returns the outputs. This adds a call to ``source``: :func:`restore_calls` takes it back,
+    and must run before the dry run returns."""
+    return _record(source, node, args, kwargs).outputs
+
+
+def call_counts(ops):
+    """What :func:`restore_calls` needs to take back the calls later recorded on ``ops``."""
+    return [(op, len(op._inbound_nodes), len(op._outbound_nodes)) for op in ops]
+
+
+def restore_calls(counts):
+    """Forget every call recorded on the operations since :func:`call_counts` (Keras only ever
+    appends them): a dry run's borrowed calls, and its copies' calls on source tensors."""
+    for op, inbound, outbound in counts:
+        del op._inbound_nodes[inbound:]
+        del op._outbound_nodes[outbound:]
 
 
 def sequential_graph(model):

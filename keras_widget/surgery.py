@@ -9,8 +9,10 @@ own ``clone_model`` / ``_run_through_graph`` do. Shared layers are copied once, 
 shared; nested models are rebuilt as nested models. That walk runs with variables left
 uninitialized (see :mod:`keras_widget.weights`): it checks every shape, and any failure becomes an
 ``EditError`` before a single weight is allocated. Then each variable is filled from the source by
-layer path, name and shape. A dry run stops before the filling, and walks only what the edit
-changes: untouched calls on unchanged inputs stand as they are in the source.
+layer path, name and shape. An untouched Keras layer whose inputs keep their shapes is not
+traced again: its call is recorded with the source's output shapes. A dry run stops before the
+filling, and copies only what the edit changes: untouched calls on inputs of unchanged shapes
+are the source's own (see :class:`Rebuilder`).
 
 The source model is only read. Nothing here imports ipywidgets.
 """
@@ -185,7 +187,10 @@ class Rebuilder:
     source's own tensors is not copied; the source's operation and output tensors stand in for
     it (as in a feature extractor ``keras.Model(model.input, some_layer.output)``, which does not
     change the source). Its weights would all be copied, so it is reported kept, as the real
-    edit reports it. Only what the edit changes, and what lies downstream of it, is walked.
+    edit reports it. Downstream of a change, an untouched call on new tensors of the shapes the
+    source's call read is recorded as a call of the source's own operation (its weights fit
+    as they are), and taken back when the dry run ends (:func:`keras_internals.restore_calls`):
+    only the calls whose input shapes the edit changes are copied and traced.
 
     ``progress``: called with no argument as each call site is walked (see :func:`rebuild`).
     """
@@ -273,11 +278,21 @@ class Rebuilder:
     def node(self, site, src_prefix, new_prefix, tmap):
         op, knode = site.op, site.node
         path = src_prefix + op.name
-        if (self.fixed is not None and id(op) not in self.fixed and site.calls == 1
-                and all(tmap.get(id(t)) is t for t in knode.input_tensors)):
-            for t in knode.outputs:  # the source's own call stands in for its copy
-                tmap[id(t)] = t
-            return
+        if self.fixed is not None and id(op) not in self.fixed and site.calls == 1:
+            news = [tmap.get(id(t)) for t in knode.input_tensors]
+            if all(n is t for n, t in zip(news, knode.input_tensors)):
+                for t in knode.outputs:  # the source's own call stands in for its copy
+                    tmap[id(t)] = t
+                return
+            if all(n is not None for n in news) and ki.same_specs(news, knode.input_tensors):
+                # New tensors of the same shapes: the source's operation is called on them
+                # for the time of the dry run (taken back in rebuild), so that the walk
+                # stops copying where an edit's shapes have joined the source's again.
+                args, kwargs = knode.arguments.fill_in(tmap)
+                outputs = ki.borrow_call(op, knode, args, kwargs)
+                for t, n in zip(knode.outputs, outputs):
+                    tmap[id(t)] = n
+                return
         args, kwargs = knode.arguments.fill_in(tmap)
         befores = self.plan.inserted_before(knode)
         if befores:
@@ -304,6 +319,17 @@ class Rebuilder:
                 in_place_of = path if new_op.name != op.name else None
                 outputs = tree.flatten(self.call(new_op, new_prefix + new_op.name, args, kwargs,
                                                  in_place_of))
+            if len(outputs) != len(knode.outputs):
+                # Keras's symbolic call of a layer given a list it cannot take (an Activation
+                # in place of a Concatenate) answers with one tensor per input.
+                shapes = [tuple(t.shape) for t in tree.flatten((args, kwargs))
+                          if isinstance(t, keras.KerasTensor)]
+                raise EditError(
+                    f"{self.plan.description} cannot be built: layer '{new_prefix + new_op.name}'"
+                    f" ({type(new_op).__name__}) gives {len(outputs)} outputs for input "
+                    f"{_shapes(shapes)}, where '{path}' ({type(op).__name__}) gave "
+                    f"{len(knode.outputs)}; the layers after it read {len(knode.outputs)}.",
+                    target=self.plan.target, layer=path)
         if directive is not None:  # what its consumers now read (a deleted layer's input)
             self.outputs_at.append((path, g.shape_of(knode.outputs), g.shape_of(outputs)))
         afters = self.plan.inserted_after(knode)
@@ -622,6 +648,27 @@ def _operation_count(model):
 
 def _rebuild(source, plan, deferred, dry_run, progress=None):
     rb = Rebuilder(source, plan, reuse=dry_run, progress=progress)
+    # A dry run calls source operations, and copies on source tensors: Keras records those
+    # calls on the source's operations, which are to have their own calls only afterwards.
+    counts = ki.call_counts(_all_operations(source)) if dry_run else []
+    try:
+        return _walk_and_report(source, plan, rb, deferred, dry_run, progress)
+    finally:
+        ki.restore_calls(counts)
+
+
+def _all_operations(model):
+    """Every operation of ``model``'s graph and of its nested models' (each once)."""
+    seen = {}
+    for op in g.require_functional(model).operations:
+        seen[id(op)] = op
+        if g.is_nested_model(op):
+            for inner in _all_operations(op):
+                seen[id(inner)] = inner
+    return list(seen.values())
+
+
+def _walk_and_report(source, plan, rb, deferred, dry_run, progress):
     needed = None
     if plan.outputs is not None:
         needed = needed_nodes(source, tree.flatten(plan.outputs))

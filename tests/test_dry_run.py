@@ -13,6 +13,7 @@ from keras import layers
 
 import keras_widget as kw
 from keras_widget import keras_internals as ki
+from keras_widget import surgery
 from keras_widget.edits import EDITS, Edit
 
 MODULES = ["test_edits", "test_replace", "test_traps", "test_cases", "test_faults",
@@ -134,3 +135,36 @@ def test_a_dry_run_raises_what_the_edit_raises_and_the_editor_previews():
     preview = ed.history.preview(Edit("rename_layer", dict(target="d", new_name="e")))
     assert preview.added == ["e"] and preview.removed == ["d"] and len(ed.history) == 0
     assert ed.rename_layer("d", "e").added == ["e"] and len(ed.history) == 1
+
+
+def test_a_dry_run_copies_only_what_the_edit_changes_and_leaves_the_source_s_calls_alone(
+        monkeypatch):
+    """Narrowing the first convolution changes shapes up to the projection that restores them;
+    every call after it reads tensors of its source shapes, and the dry run calls the source's
+    own layers there (for its time only), so it copies 3 layers of 12 and leaves every source
+    layer with the calls it had."""
+    x = keras.Input((8, 8, 3), name="x")
+    h = layers.Conv2D(16, 3, padding="same", name="c1")(x)
+    h = layers.BatchNormalization(name="bn1")(h)
+    h = layers.Conv2D(32, 1, name="proj")(h)  # back to the source's shapes from here on
+    for i in range(6):
+        h = layers.Conv2D(32, 3, padding="same", activation="relu", name=f"c{i + 2}")(h)
+    h = layers.GlobalAveragePooling2D(name="gap")(h)
+    h = layers.Dense(10, name="d1")(h)
+    model = keras.Model(x, layers.Dense(3, name="head")(h))
+    calls = {p: [len(c) for c in ki.call_history_attributes(op)]
+             for p, op in kw.graph.iter_layers(model)}
+    copied = []
+    real_copy = surgery.copy_layer
+    monkeypatch.setattr(surgery, "copy_layer",
+                        lambda layer, *a, **k: copied.append(layer.name) or real_copy(layer, *a, **k))
+    dry = kw.edit_layer(model, "c1", filters=8, dry_run=True)
+    assert copied == ["c1", "bn1", "proj"]
+    assert {p: [len(c) for c in ki.call_history_attributes(op)]
+            for p, op in kw.graph.iter_layers(model)} == calls
+    copied.clear()
+    real = kw.edit_layer(model, "c1", filters=8)
+    assert len(copied) == 12  # the real edit copies every layer
+    assert _fields(dry.report) == _fields(real.report)
+    assert dry.report.reinitialized.keys() == {"c1", "bn1", "proj"}
+    assert len(dry.report.kept) == 10  # the input and the 9 layers after proj

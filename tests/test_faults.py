@@ -9,7 +9,7 @@ import pytest
 from keras import layers
 
 import keras_widget as kw
-from helpers import assert_identical, check_invariants, roundtrip, snapshot
+from helpers import assert_identical, assert_unchanged, check_invariants, roundtrip, snapshot
 
 
 def mlp():
@@ -314,3 +314,34 @@ def test_a_plan_refuses_contradictory_requests():
     plan.reshape_input("x", (None, 4))
     with pytest.raises(kw.EditError, match="input 'x' cannot get two shapes"):
         plan.reshape_input("x", (None, 5))
+
+
+# -- found by the property test --------------------------------------------------------------------
+
+def test_a_replacement_that_gives_other_outputs_than_the_call_it_replaces_is_refused():
+    """Keras's symbolic call of an Activation given two tensors answers with two: the model would
+    be built, then fail when called. The edit says why instead."""
+    a, b = keras.Input((3,), name="a"), keras.Input((5,), name="b")
+    cat = layers.Concatenate(name="cat")([a, b])
+    model = keras.Model([a, b], layers.Dense(2, name="head")(cat))
+    snap = snapshot(model)
+    with pytest.raises(kw.EditError) as err:
+        kw.replace_layer(model, "cat", layers.Activation("relu", name="act"))
+    assert str(err.value) == (
+        "replace_layer('cat') cannot be built: layer 'act' (Activation) gives 2 outputs for input "
+        "of shapes (None, 3) and (None, 5), where 'cat' (Concatenate) gave 1; the layers after it "
+        "read 1.")
+    assert err.value.layer == "cat"
+    assert_unchanged(model, snap)
+
+
+def test_a_shared_layer_whose_first_call_changes_shape_refuses_its_other_calls():
+    """The copy of a shared layer is built at its first call; a later call on the source's
+    shapes must still be checked against that copy (it is not the source's layer any more)."""
+    x = keras.Input((3,), name="x")
+    shared = layers.Dense(3, name="shared")
+    y = shared(shared(x))
+    model = keras.Model(x, y)
+    with pytest.raises(kw.EditError, match=r"layer 'shared' \(Dense\) cannot take input of shape "
+                                           r"\(None, 3\)"):
+        kw.insert_layer(model, layers.Dense(4, name="wide"), after="x")
