@@ -139,11 +139,6 @@ test.describe('at 1280x720', () => {
     }));
     await apply(page).click();
     await expect(bar).toBeVisible({ timeout: 30_000 });
-    await expect(apply(page)).toBeDisabled();
-    // Mid-rebuild: the bar has moved on, Apply is still disabled.
-    await expect.poll(() => bar.locator('.progress-bar').evaluate((e) => parseFloat(e.style.width)),
-                      { timeout: 60_000 }).toBeGreaterThanOrEqual(40);
-    await expect(apply(page)).toBeDisabled();
     await page.screenshot({ path: path.join(shots, 'panel-5-progress-1280x720.png') });
     const seen = await sampled;
     await expect(panel(page, 'kw-status')).toContainText('conv1_conv: output (None, 112, 112, 64)');
