@@ -14,9 +14,9 @@ import contextlib
 
 import keras
 from keras.src.backend.common import global_state
+from keras.src.backend.common.masking import get_keras_mask
 from keras.src.backend.common.stateless_scope import in_stateless_scope
 from keras.src.backend.common.variables import Variable as _Variable
-from keras.src.backend.common.masking import get_keras_mask
 from keras.src.models.functional import Functional, functional_like_constructor
 from keras.src.ops.node import Node
 from keras.src.saving import serialization_lib as _serialization
@@ -80,17 +80,19 @@ def _record(op, node, args, kwargs):
 def repeat_call(new, source, node, args, kwargs):
     """Record a call of ``new``, a fresh copy of the layer ``source`` of the same class, on
     ``args`` / ``kwargs`` (the call site ``node``'s arguments with new tensors), and return its
-    output tensors (flat, as ``node.outputs``), when the new tensors have the specs the source's
-    call read (:func:`same_specs`) and the source was built by Keras's default build
-    bookkeeping, and the copy is not built yet (its first call). The copy is built as loading a saved model builds it (``build_from_config``
-    with the source's build config) and the call is recorded with outputs of the source's own
-    shapes: what ``new(*args, **kwargs)`` gives, without tracing the layer's computation again
-    (the largest part of a symbolic call's time). Returns ``None`` when that does not hold (a
-    model, a ``keras.ops`` operation, a new shape): call the layer then.
+    output tensors (flat, as ``node.outputs``) -- what ``new(*args, **kwargs)`` gives, without
+    tracing the layer's computation again (the largest part of a symbolic call's time).
+    The copy is built as loading a saved model builds it (``build_from_config`` with the
+    source's build config) and the outputs have the source's own specs. That holds when the new
+    tensors have the specs the source's call read (:func:`same_specs`), the source was built
+    with Keras's default build bookkeeping and the copy is not built yet (its first call).
+    Returns ``None`` otherwise (a model, a ``keras.ops`` operation, a new shape, a shared
+    layer's later call): call the layer then.
     """
     cls = type(source)
     if (not isinstance(source, keras.layers.Layer) or isinstance(source, keras.Model)
-            or type(new) is not cls or cls.get_build_config is not keras.layers.Layer.get_build_config
+            or type(new) is not cls
+            or cls.get_build_config is not keras.layers.Layer.get_build_config
             or cls.build_from_config is not keras.layers.Layer.build_from_config
             or not source.built
             or any(t.ragged or get_keras_mask(t) is not None for t in node.outputs)):
@@ -99,7 +101,7 @@ def repeat_call(new, source, node, args, kwargs):
                        if isinstance(t, keras.KerasTensor)], node.input_tensors):
         return None
     config = source.get_build_config()
-    if new.built or not config:  # a shared layer's copy, built at its first call: call it
+    if new.built or not config:
         return None
     new.build_from_config(config)
     outputs = _record(new, node, args, kwargs).outputs
