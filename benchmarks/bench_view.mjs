@@ -47,10 +47,38 @@ for (const [name, nb] of Object.entries(cfg.notebooks)) {
       const box = el.getBoundingClientRect();
       return { x: box.left + p.x, y: box.top + p.y };
     }, target);
-    t0 = Date.now();
+    // Timed in the page, from the mouse press: to the title naming the layer and its details
+    // drawn (MutationObservers; Playwright's own waiting polls at up to 100-500 ms intervals,
+    // coarser than the target), and to the last change of the panel (the preview of the
+    // prefilled action, a dry run, comes after) within 2 s.
+    await page.evaluate((id) => {
+      const title = document.querySelector('.kw-title');
+      const details = document.querySelector('.kw-details');
+      const panel = title.parentElement;
+      window.__kwClick = new Promise((resolve) => {
+        let t0 = null;
+        let filled = null;
+        let last = null;
+        let detailsChanged = false;
+        document.addEventListener('mousedown', () => { t0 = performance.now(); },
+                                  { capture: true, once: true });
+        new MutationObserver(() => { detailsChanged = true; })
+          .observe(details, { subtree: true, childList: true, characterData: true });
+        const seen = new MutationObserver(() => {
+          if (t0 === null) return;
+          last = performance.now();
+          if (filled === null && detailsChanged && title.textContent.includes(id)) {
+            filled = last;
+            setTimeout(() => { seen.disconnect(); resolve([filled - t0, last - t0]); }, 2000);
+          }
+        });
+        seen.observe(panel, { subtree: true, childList: true, characterData: true,
+                              attributes: true });
+      });
+    }, target);
     await page.mouse.click(point.x, point.y);
+    [r.click_ms, r.settle_ms] = (await page.evaluate(() => window.__kwClick)).map(Math.round);
     await page.locator('.kw-title').first().filter({ hasText: target }).waitFor();
-    r.click_ms = Date.now() - t0;
     // Apply a rename → the renamed box drawn.
     await page.locator('.kw-action button', { hasText: 'rename' }).first().click();
     await page.locator('.kw-new-name input').first().fill(target + '_x');
