@@ -77,6 +77,15 @@ def parameters_html(model, before=None):
     return f"<div style='font-size:12px'><b>Parameters</b> {''.join(cells)}</div>"
 
 
+def made(cls, css=None, layout=None, **kwargs):
+    """``cls(**kwargs)``, a widget, with its CSS class (a stable handle for the browser tests
+    and for people's own styling) and its layout (a dict, or a Layout to share) given at creation: each set
+    afterwards is one more message to the browser when the editor opens."""
+    if not isinstance(layout, widgets.Layout):
+        layout = widgets.Layout(**(layout or {}))
+    return cls(_dom_classes=(css,) if css else (), layout=layout, **kwargs)
+
+
 def _pre(text, color=None):
     # Wrap at spaces, not inside words (a notebook's own styles may break anywhere).
     style = ("margin:0;white-space:pre-wrap;word-break:normal;overflow-wrap:break-word;"
@@ -114,79 +123,104 @@ class ModelEditor(widgets.VBox):
                                         and not isinstance(layer, keras.Model)]
         self.form = LayerForm(list(dict.fromkeys(customs)), name_for=self._fresh_name)
         self.form.on_change = lambda: self._update_preview()
-        self.view = GraphView(on_click=self._clicked, height=height)
+        self.view = GraphView(on_click=self._clicked, height=height, css="kw-graph",
+                              width="auto", flex="3 1 440px", min_width="320px")
         self.selected = None  # node id
 
-        self.title = widgets.HTML()
-        self.details = widgets.HTML("<i>Click a layer in the graph.</i>")
-        self.action = widgets.ToggleButtons(options=ACTIONS, value="replace",
-                                            style={"button_width": "auto"})
-        self.new_name = widgets.Text(description="new name", continuous_update=False,
-                                     style={"description_width": "80px"})
-        self.input_shape = widgets.Text(description="shape", placeholder="(224, 224, 3)",
-                                        continuous_update=False,
-                                        tooltip="The input's shape without the batch axis",
-                                        style={"description_width": "80px"})
-        self.batch_size = widgets.Text(description="batch size", placeholder="free",
-                                       continuous_update=False,
-                                       tooltip="Empty: any batch size; a number fixes it "
-                                               "(a stateful RNN needs it)",
-                                       style={"description_width": "80px"})
-        self.why_not = widgets.HTML()  # one line: what this node does not offer, and why
-        self._action_note = widgets.HTML()
-        self.weights = widgets.Dropdown(options=["auto", "reinit", "keep"], value="auto",
-                                        description="weights", style={"description_width": "80px"},
-                                        layout=widgets.Layout(width="220px"))
-        self.apply_button = widgets.Button(description="Apply", button_style="primary",
-                                           icon="check", disabled=True)
-        self.status = widgets.HTML()
-        self.preview = widgets.HTML()  # what Apply would do, from a dry run
+        fixed = {"flex": "0 0 auto"}  # never squeezed to nothing in its row or column
+        part = widgets.Layout(**fixed)  # one layout for the parts of the panel
+        # One style for all the texts, one for all the buttons: one widget each, not one per
+        # widget (each is a message to the browser when the editor opens).
+        text, button = widgets.HTML.style.klass(), widgets.ButtonStyle()
+        self.title = made(widgets.HTML, "kw-title", part, style=text)
+        self.details = made(widgets.HTML, "kw-details", part, style=text,
+                            value="<i>Click a layer in the graph.</i>")
+        self.action = made(widgets.ToggleButtons, "kw-action",
+                           {**fixed, "display": "none"},  # shown once a layer is selected
+                           options=ACTIONS, value="replace", style={"button_width": "auto"})
+        # Shared by the three texts.
+        field = widgets.Text.style.klass(description_width="80px")
+        self.new_name = made(widgets.Text, "kw-new-name", description="new name",
+                             continuous_update=False, style=field)
+        self.input_shape = made(widgets.Text, "kw-input-shape", description="shape",
+                                placeholder="(224, 224, 3)", continuous_update=False,
+                                tooltip="The input's shape without the batch axis", style=field)
+        self.batch_size = made(widgets.Text, "kw-batch-size", description="batch size",
+                               placeholder="free", continuous_update=False,
+                               tooltip="Empty: any batch size; a number fixes it "
+                                       "(a stateful RNN needs it)", style=field)
+        # One line: what this node does not offer, and why.
+        self.why_not = made(widgets.HTML, "kw-why-not", part, style=text)
+        self._action_note = widgets.HTML(style=text)
+        self.weights = made(widgets.Dropdown, "kw-weights", {"width": "220px"},
+                            options=["auto", "reinit", "keep"], value="auto",
+                            description="weights", style={"description_width": "80px"})
+        self.apply_button = made(widgets.Button, "kw-apply", style=button, description="Apply",
+                                 button_style="primary", icon="check", disabled=True)
+        self.status = made(widgets.HTML, "kw-status", part, style=text)
+        # What Apply would do (a dry run's report).
+        self.preview = made(widgets.HTML, "kw-preview-area", part, style=text)
         # How far a long rebuild is (shown only while one runs; made once, not per Apply).
-        self.progress = widgets.IntProgress(min=0, max=100, layout=widgets.Layout(
-            display="none", width="200px", margin="auto 0 auto 8px"))
-        small = widgets.Layout(width="auto")
-        self.undo_button = widgets.Button(description="Undo", icon="undo", disabled=True,
-                                          layout=small)
-        self.redo_button = widgets.Button(description="Redo", icon="repeat", disabled=True,
-                                          layout=small)
-        self.reset_button = widgets.Button(description="Reset", icon="refresh", disabled=True,
-                                           layout=small, tooltip="Back to the original model")
-        self.code_button = widgets.Button(description="Code", icon="code", layout=small,
-                                          tooltip="Show the edits as Python code")
-        self.save_button = widgets.Button(description="Save", icon="save", layout=small,
-                                          tooltip="Save the model to <name>.keras, load it "
-                                                  "back and compare outputs")
-        self.export = widgets.Dropdown(
+        self.progress = made(widgets.IntProgress, "kw-progress", {
+            "display": "none", "width": "200px", "margin": "auto 0 auto 8px"}, min=0, max=100)
+        small = widgets.Layout(width="auto", **fixed)  # one for every button of the toolbar
+        self.undo_button = made(widgets.Button, "kw-undo", small,
+                                style=button, description="Undo",
+                                icon="undo", disabled=True)
+        self.redo_button = made(widgets.Button, "kw-redo", small,
+                                style=button, description="Redo",
+                                icon="repeat", disabled=True)
+        self.reset_button = made(widgets.Button, "kw-reset", small,
+                                 style=button, description="Reset",
+                                 icon="refresh", disabled=True,
+                                 tooltip="Back to the original model")
+        self.code_button = made(widgets.Button, "kw-code", small,
+                                style=button, description="Code",
+                                icon="code", tooltip="Show the edits as Python code")
+        self.save_button = made(widgets.Button, "kw-save", small,
+                                style=button, description="Save",
+                                icon="save", tooltip="Save the model to <name>.keras, load it "
+                                                     "back and compare outputs")
+        self.export = made(
+            widgets.Dropdown, "kw-export", {"width": "170px", **fixed},
             options=[("Export…", ""), ("PNG: the canvas", "png"),
                      ("PNG: the whole graph", "png-full"), ("SVG (Graphviz)", "svg")],
-            value="", tooltip="Download the view as a picture", layout=widgets.Layout(
-                width="170px"))
-        self.fit_button = widgets.Button(description="Fit", icon="expand", layout=small,
-                                         tooltip="Zoom out to the whole graph")
-        self.actual_button = widgets.Button(description="1:1", icon="search", layout=small,
-                                            tooltip="Readable size, from the top")
-        self.expand_button = widgets.Button(description="Expand all", icon="plus-square-o",
-                                            layout=small, tooltip="Open every block")
-        self.collapse_button = widgets.Button(description="Collapse all", icon="minus-square-o",
-                                              layout=small, tooltip="Close every block")
-        self.zoom_in_button = widgets.Button(icon="search-plus", layout=small,
-                                             tooltip="Zoom in (or Ctrl/Cmd + wheel)")
-        self.zoom_out_button = widgets.Button(icon="search-minus", layout=small,
-                                              tooltip="Zoom out (or Ctrl/Cmd + wheel)")
-        self.history_list = widgets.Dropdown(options=[("0 · original model", 0)], value=0,
-                                             tooltip="Every edit; pick one to go back to it",
-                                             layout=widgets.Layout(width="230px"))
+            value="", tooltip="Download the view as a picture")
+        self.fit_button = made(widgets.Button, "kw-fit", small,
+                               style=button, description="Fit",
+                               icon="expand", tooltip="Zoom out to the whole graph")
+        self.actual_button = made(widgets.Button, "kw-actual", small,
+                                  style=button, description="1:1",
+                                  icon="search", tooltip="Readable size, from the top")
+        self.expand_button = made(widgets.Button, "kw-expand-all", small,
+                                  style=button,
+                                  description="Expand all", icon="plus-square-o",
+                                  tooltip="Open every block")
+        self.collapse_button = made(widgets.Button, "kw-collapse-all", small,
+                                    style=button,
+                                    description="Collapse all", icon="minus-square-o",
+                                    tooltip="Close every block")
+        self.zoom_in_button = made(widgets.Button, "kw-zoom-in", small,
+                                   style=button, icon="search-plus",
+                                   tooltip="Zoom in (or Ctrl/Cmd + wheel)")
+        self.zoom_out_button = made(widgets.Button, "kw-zoom-out", small,
+                                    style=button, icon="search-minus",
+                                    tooltip="Zoom out (or Ctrl/Cmd + wheel)")
+        self.history_list = made(widgets.Dropdown, "kw-history", {"width": "230px", **fixed},
+                                 options=[("0 · original model", 0)], value=0,
+                                 tooltip="Every edit; pick one to go back to it")
         self._quiet_history = False
         self.history_list.observe(self._history_picked, names="value")
-        self.find = widgets.Combobox(placeholder="go to layer…", ensure_option=False,
-                                     continuous_update=False,
-                                     layout=widgets.Layout(width="220px"))
+        self.find = made(widgets.Combobox, "kw-find", {"width": "220px", **fixed},
+                         placeholder="go to layer…", ensure_option=False,
+                         continuous_update=False)
         # Parameters before → after, then Keras's own summary() table, made when the person
         # opens it (it takes seconds on a 700-layer model: no open or Apply pays for it
         # unseen), in a box of bounded height.
-        self.parameters = widgets.HTML()
-        self.summary_table = widgets.HTML()
-        self.summary = widgets.Accordion(children=[self.summary_table], selected_index=None)
+        self.parameters = made(widgets.HTML, "kw-parameters", style=text)
+        self.summary_table = widgets.HTML(style=text)
+        self.summary = made(widgets.Accordion, "kw-summary", children=[self.summary_table],
+                            selected_index=None)
         self._summary_of = None  # the model the table shows
         self.summary.observe(lambda _: self._fill_summary(), names="selected_index")
         self.code_view = CodeView()  # the current model's source
@@ -222,61 +256,40 @@ class ModelEditor(widgets.VBox):
         self._apply_pressed = None  # time.monotonic() of that press
         self._preview_skipped = False
         self.view.viewport.on_apply_press = self._apply_press
-        # The source of the Code view is written once the graph went to the browser (an open
-        # draws the graph first), or at the first edit.
-        self.view.viewport.on_drawn = self.code_view.fill
+        # The source of the Code view and the form's fields are made once the graph went to
+        # the browser (an open draws the graph first), or when first needed.
+        self.view.viewport.on_drawn = self._drawn
 
-        self.action_box = widgets.VBox()
+        self.action_box = widgets.VBox(layout=part)
         # Apply, the preview and the result sit above the fields, so that on a small screen
         # (1280x720) they are in view with the top of the editor; the fields come below.
-        panel_items = [self.title, self.details, widgets.HTML("<hr style='margin:4px 0'>"),
+        panel_items = [self.title, self.details,
+                       widgets.HTML("<hr style='margin:4px 0'>", layout=part,
+                                    style=text),
                        self.action, self.why_not,
-                       widgets.HBox([self.apply_button, self.progress]),
+                       widgets.HBox([self.apply_button, self.progress], layout=part),
                        self.preview, self.status, self.action_box]
-        for w in panel_items + list(self.form.widget.children):
-            w.layout.flex = "0 0 auto"  # never squeeze a part of the panel to nothing
         # The panel grows with what it shows (the page scrolls), so that the report or the
         # error under Apply is never hidden inside a scrolled box. Graph and panel share the
         # width 3:2 and the panel goes under the graph when there is no room for both.
         panel = widgets.VBox(panel_items, layout=widgets.Layout(
             flex="2 1 340px", min_width="320px", padding="0 0 0 8px"))
-        self.view.widget.layout.width = "auto"
-        self.view.widget.layout.flex = "3 1 440px"
-        self.view.widget.layout.min_width = "320px"
         buttons = [self.undo_button, self.redo_button, self.reset_button, self.history_list,
                    self.code_button, self.save_button, self.export, self.fit_button,
                    self.actual_button,
                    self.zoom_in_button, self.zoom_out_button, self.expand_button,
                    self.collapse_button, self.find]
-        for b in buttons:
-            b.layout.flex = "0 0 auto"
         toolbar = widgets.HBox(buttons, layout=widgets.Layout(flex_flow="row wrap"))
         main = widgets.HBox([self.view.widget, panel],
                             layout=widgets.Layout(flex_flow="row wrap", width="100%"))
         super().__init__([toolbar, main, self.view.viewport, self.code_view, self.parameters,
-                          self.summary])
-        self.add_class("keras-widget-editor")
-        # CSS classes: stable handles for the browser tests (and for people's own styling).
-        for w, name in [(self.title, "kw-title"), (self.details, "kw-details"),
-                        (self.action, "kw-action"), (self.new_name, "kw-new-name"),
-                        (self.weights, "kw-weights"), (self.apply_button, "kw-apply"),
-                        (self.status, "kw-status"), (self.summary, "kw-summary"),
-                        (self.progress, "kw-progress"),
-                        (self.parameters, "kw-parameters"),
-                        (self.undo_button, "kw-undo"), (self.redo_button, "kw-redo"),
-                        (self.reset_button, "kw-reset"), (self.code_button, "kw-code"),
-                        (self.save_button, "kw-save"), (self.export, "kw-export"),
-                        (self.history_list, "kw-history"), (self.why_not, "kw-why-not"),
-                        (self.preview, "kw-preview-area"), (self.input_shape, "kw-input-shape"),
-                        (self.batch_size, "kw-batch-size"),
-                        (self.fit_button, "kw-fit"), (self.actual_button, "kw-actual"),
-                        (self.find, "kw-find"), (self.view.widget, "kw-graph"),
-                        (self.expand_button, "kw-expand-all"),
-                        (self.collapse_button, "kw-collapse-all"),
-                        (self.zoom_in_button, "kw-zoom-in"), (self.zoom_out_button, "kw-zoom-out")]:
-            w.add_class(name)
+                          self.summary], _dom_classes=("keras-widget-editor",))
         self._show_action()
         self._refresh(code_later=True)
+
+    def _drawn(self):
+        self.code_view.fill()
+        self.form.prepare()
 
     # -- properties -------------------------------------------------------------------------
 
@@ -316,15 +329,19 @@ class ModelEditor(widgets.VBox):
         # The same layer clicked again keeps what was typed; another one starts afresh.
         again = node_id == self.selected and data["layer"] is self.form.target
         self.selected = node_id
-        self.view.reveal([node_id])
-        self.view.mark([node_id], "selected-layer")
-        self.view.mark([], "error")
+        # The panel names the layer first; the canvas's change follows as one diff (the blocks
+        # that hold it opened, its mark).
+        with self.view.batch():
+            self.view.reveal([node_id])
+            self.view.mark([node_id], "selected-layer")
+            self.view.mark([], "error")
+            if not again:
+                self.title.value = (f"<b>{html.escape(data['path'])}</b> "
+                                    f"<span style='color:#666'>"
+                                    f"{html.escape(data['class_name'])}</span>")
+                self.details.value = self._details_html(node_id)
         if not again:
             self._pending_delete = None
-            self.title.value = (f"<b>{html.escape(data['path'])}</b> "
-                                f"<span style='color:#666'>{html.escape(data['class_name'])}"
-                                f"</span>")
-            self.details.value = self._details_html(node_id)
             self.form.set_target(data["layer"], mode=self._form_mode())
             self.new_name.value = data["name"]
             if data["kind"] == "input":
@@ -751,10 +768,11 @@ class ModelEditor(widgets.VBox):
                     marks.setdefault(node_id, set()).add("added")
                 elif d["path"] in reinit and d["kind"] != "model":
                     marks.setdefault(node_id, set()).add("reinitialized")
-        self.view.draw(self._graph, marks)
-        added = [n for n, m in marks.items() if "added" in m]
-        if len(added) <= 20:  # what an edit made is shown (a replace_all may make hundreds)
-            self.view.reveal(added)
+        with self.view.batch():  # one diff
+            self.view.draw(self._graph, marks)
+            added = [n for n, m in marks.items() if "added" in m]
+            if len(added) <= 20:  # what an edit made is shown (a replace_all may make hundreds)
+                self.view.reveal(added)
         self.find.options = list(self._graph)
         self.parameters.value = parameters_html(self.model, getattr(self, "_drawn_model", None))
         self._drawn_model = self.model  # what the next refresh compares its counts with
@@ -804,8 +822,9 @@ class ModelEditor(widgets.VBox):
     def _error(self, message, layer=None):
         """Show a refusal; ``layer`` (a path), where the edit fails, is outlined in red."""
         failing = [n for n, d in self._graph.nodes(data=True) if layer and d["path"] == layer]
-        self.view.reveal(failing)
-        self.view.mark(failing, "error")
+        with self.view.batch():
+            self.view.reveal(failing)
+            self.view.mark(failing, "error")
         if failing:
             self.view.center(failing[0])
         self.status.value = (f"<div class='kw-error' style='border-left:4px solid #cb181d;"

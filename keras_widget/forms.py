@@ -123,19 +123,23 @@ class LayerForm:
         self.mode = "replace"
         self.target = None
         self.classes = {cls.__name__: cls for group in self.groups.values() for cls in group}
+        # CSS classes (stable handles for the browser tests and for people's own styling) and
+        # layouts given at creation: each set afterwards is one more message. Each part keeps
+        # its height in the editor's panel (flex 0 0 auto).
         self.search = widgets.Text(placeholder="search layer classes, e.g. conv, pool, norm",
-                                   layout=widgets.Layout(width="96%"))
+                                   layout=widgets.Layout(width="96%", flex="0 0 auto"),
+                                   _dom_classes=("kw-search",))
         self.picker = widgets.Select(options=self._options(""), value=None, rows=7,
-                                     layout=widgets.Layout(width="96%"))
+                                     layout=widgets.Layout(width="96%", flex="0 0 auto"),
+                                     _dom_classes=("kw-picker",))
         self.fields_box = widgets.VBox(layout=widgets.Layout(max_height="260px",
-                                                             overflow="auto"))
-        self._picker_part = [widgets.HTML("<b>Layer class</b>"), self.search, self.picker]
-        self._fields_part = [widgets.HTML("<b>Arguments</b>"), self.fields_box]
+                                                             overflow="auto", flex="0 0 auto"),
+                                       _dom_classes=("kw-fields",))
+        fixed = widgets.Layout(flex="0 0 auto")
+        self._picker_part = [widgets.HTML("<b>Layer class</b>", layout=fixed), self.search,
+                             self.picker]
+        self._fields_part = [widgets.HTML("<b>Arguments</b>", layout=fixed), self.fields_box]
         self.widget = widgets.VBox(self._picker_part + self._fields_part)
-        # CSS classes: stable handles for the browser tests (and for people's own styling).
-        self.search.add_class("kw-search")
-        self.picker.add_class("kw-picker")
-        self.fields_box.add_class("kw-fields")
         self.fields = {}  # argument -> Field
         self._rows = []
         # Field widgets are reused from click to click (a new widget per argument per click would
@@ -143,10 +147,6 @@ class LayerForm:
         # message about a bad value are one widget each.
         self._pool = {}  # widget class -> [widget, ...]
         self._field_styles = {}  # widget class -> (its style, its layout), shared by the pool
-        # Made with the form, so that a click only fills them: enough for any keras.layers
-        # class (ConvLSTM1D has 14 choices, GRU 7 booleans, MelSpectrogram 12 other arguments).
-        for kind, n in ((widgets.Text, 16), (widgets.Dropdown, 14), (widgets.Checkbox, 7)):
-            self._grow(kind, n)
         self._hint = widgets.HTML()
         self._field_error = widgets.HTML()
         self._quiet = False  # while the list's options are being replaced
@@ -317,6 +317,14 @@ class LayerForm:
         self._field_error.value = ""
         if tuple(rows) != tuple(self.fields_box.children):
             self.fields_box.children = rows
+
+    def prepare(self):
+        """Make the field widgets a click only fills: enough for any keras.layers class
+        (ConvLSTM1D has 14 choices, GRU 7 booleans, MelSpectrogram 12 other arguments). The
+        editor calls it once its graph is drawn (off the path of opening it); a form used
+        before makes what it needs as it goes."""
+        for kind, n in ((widgets.Text, 16), (widgets.Dropdown, 14), (widgets.Checkbox, 7)):
+            self._grow(kind, n)
 
     def _field(self, kind, used):
         """A field widget of class ``kind``, made once and reused from click to click (a new

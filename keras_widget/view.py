@@ -6,6 +6,7 @@ boxes, arrows along the data flow.
 """
 from __future__ import annotations
 
+import contextlib
 import pathlib
 
 import anywidget
@@ -287,16 +288,20 @@ class GraphView:
     registered before the widget is ever displayed (ipycytoscape may drop later ones).
     """
 
-    def __init__(self, on_click=None, height="640px"):
-        self.widget = CytoscapeWidget(layout=widgets.Layout(height=height, width="100%"))
-        self.widget.set_style(stylesheet())
-        self.widget.cytoscape_layout = dict(LAYOUT)
-        self.widget.min_zoom = 0.02  # Fit must reach a whole expanded graph
-        self.widget.max_zoom = 4.0
-        # No tooltip key in our data: a click selects, it does not pop a tooltip up.
-        self.widget.set_tooltip_source("no-tooltip")
-        # The wheel scrolls the page; viewport.js zooms on Ctrl/Cmd + wheel.
-        self.widget.user_zooming_enabled = False
+    def __init__(self, on_click=None, height="640px", css=None, **layout):
+        # Everything set at creation: each trait set afterwards is one more message.
+        self.widget = CytoscapeWidget(
+            layout=widgets.Layout(**{"height": height, "width": "100%", **layout}),
+            _dom_classes=(css,) if css else (),
+            cytoscape_style=stylesheet(), cytoscape_layout=dict(LAYOUT),
+            min_zoom=0.02,  # Fit must reach a whole expanded graph
+            max_zoom=4.0,
+            # No tooltip key in our data: a click selects, it does not pop a tooltip up.
+            tooltip_source="no-tooltip",
+            # The wheel scrolls the page; viewport.js zooms on Ctrl/Cmd + wheel.
+            user_zooming_enabled=False,
+            # The click handler's slot, so that .on() below changes no synced trait.
+            _interaction_handlers={"node": {"click": widgets.CallbackDispatcher()}})
         self.widget.on("node", "click", self._clicked)
         self._on_click = on_click
         self.marks = {}
@@ -304,6 +309,7 @@ class GraphView:
         self.hierarchy = None
         self.expanded = set()
         self.shown = {}
+        self._held = 0  # inside batch(): changes wait for one diff at its end
         self.viewport = Viewport(everything=self._everything)  # the editor puts it next to the canvas
 
     # -- what is drawn ------------------------------------------------------------------------
@@ -326,8 +332,20 @@ class GraphView:
         return [el for el in self.shown.values() if "source" not in el["data"]] + \
             [el for el in self.shown.values() if "source" in el["data"]]
 
+    @contextlib.contextmanager
+    def batch(self):
+        """Changes made inside ``with view.batch():`` go to the browser as one diff at its end
+        (one message, one layout)."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held:
+                self._sync()
+
     def _sync(self):
-        if self.graph is None:
+        if self.graph is None or self._held:
             return
         els = elements(self.graph, self.marks, self.hierarchy, self.expanded)
         new = {el["data"]["id"]: el for el in els["nodes"] + els["edges"]}

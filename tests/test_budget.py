@@ -57,13 +57,18 @@ def value(kc, expr):
     return run(kc, f"print(repr({expr}))")[1].strip()
 
 
-def click(kc, comm_id, node_id):
-    """What the browser sends when a node is clicked on the canvas."""
+def browser_sends(kc, comm_id, content):
+    """A widget's custom message from the browser; the IOPub messages it causes."""
     msg = kc.session.msg("comm_msg", {"comm_id": comm_id, "data": {
-        "method": "custom", "content": {"event": "click", "widget": "node",
-                                        "data": {"data": {"id": node_id}}}}})
+        "method": "custom", "content": content}})
     kc.shell_channel.send(msg)
     return _collect(kc, msg["header"]["msg_id"])
+
+
+def click(kc, comm_id, node_id):
+    """What the browser sends when a node is clicked on the canvas."""
+    return browser_sends(kc, comm_id, {"event": "click", "widget": "node",
+                                       "data": {"data": {"id": node_id}}})
 
 
 def live_widgets(kc):
@@ -75,10 +80,16 @@ def open_editor(kc, name):
 
 
 def open_built(kc, build):
-    """Build ``m`` with ``build``; the IOPub messages of the cell that displays its editor."""
+    """Build ``m`` with ``build``; the IOPub messages of the cell that displays its editor, and
+    of the answer to what its view then asks, as a browser's does once shown (the whole
+    drawing; the form's fields, the Code view's source)."""
     run(kc, "import ipywidgets, keras, keras_widget as kw\n" + build)
     msgs, _ = run(kc, "ed = kw.ModelEditor(m)\ndisplay(ed)")
-    return len(msgs)
+    viewport = value(kc, "ed.view.viewport.comm.comm_id").strip("'")
+    asked = browser_sends(kc, viewport, {"want": "all"})
+    assert [m for m in asked if m["msg_type"] == "comm_msg"
+            and "reset" in m["content"]["data"].get("content", {})], "no drawing was sent"
+    return len(msgs) + len(asked)
 
 
 def rounds(kc, targets, n=3):
