@@ -4,7 +4,8 @@ For each model (``keras.applications``, ``weights=None``, and a keras-hub BERT b
 a small config: 12 transformer layers, hidden size 128, no preset): from running the cell
 ``kw.ModelEditor(model)`` (model already built) to the graph drawn; click → panel filled (the
 title and details of the layer; timed in the page, from the mouse press) and → the panel's last
-change (the preview of the prefilled action, a dry run); Apply (a rename from the panel) → the renamed box drawn; the kernel-side rebuild alone
+change (the preview of the prefilled action, a dry run); Apply (a rename from the panel) → the
+renamed box drawn; the kernel-side rebuild alone
 (``kw.rename_layer``); and Netron 9 drawing the saved ``.keras`` file, from its consent click to
 the first drawn node. IOPub message counts per step are in ``tests/test_budget.py``.
 
@@ -137,7 +138,8 @@ def main(models):
         lab.wait()
         shutil.rmtree(work, ignore_errors=True)
     rows = ["| model | cell → graph drawn | Netron: consent → drawn | click → panel | "
-            "click → preview | Apply → view | rebuild alone |", "|---|---:|---:|---:|---:|---:|---:|"]
+            "click → preview | Apply → view | rebuild alone |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
     for name in models:
         r = results.get(name, {})
 
@@ -147,7 +149,8 @@ def main(models):
             return f"{r[key]:.2f} s" if unit == "s" else f"{r[key]:.0f} ms"
         rows.append(f"| {name} | {fmt('open_s')} | "
                     f"{fmt('netron_s') if 'netron_s' in r else r.get('netron_error', '—')[:40]}"
-                    f" | {fmt('click_ms', 'ms')} | {fmt('settle_ms', 'ms')} | {fmt('apply_s')} | {rebuild[name]:.2f} s |")
+                    f" | {fmt('click_ms', 'ms')} | {fmt('settle_ms', 'ms')} | {fmt('apply_s')}"
+                    f" | {rebuild[name]:.2f} s |")
     table = "\n".join(rows)
     print(table)
     (ROOT / "benchmarks" / "results_view.md").write_text(table + "\n")

@@ -79,8 +79,8 @@ def parameters_html(model, before=None):
 
 def made(cls, css=None, layout=None, **kwargs):
     """``cls(**kwargs)``, a widget, with its CSS class (a stable handle for the browser tests
-    and for people's own styling) and its layout (a dict, or a Layout to share) given at creation: each set
-    afterwards is one more message to the browser when the editor opens."""
+    and for people's own styling) and its layout (a dict, or a Layout to share) given at
+    creation: each set afterwards is one more message to the browser when the editor opens."""
     if not isinstance(layout, widgets.Layout):
         layout = widgets.Layout(**(layout or {}))
     return cls(_dom_classes=(css,) if css else (), layout=layout, **kwargs)
