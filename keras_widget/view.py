@@ -236,7 +236,9 @@ class Viewport(anywidget.AnyWidget):
     from the first removed element on (and then loses the edges of the re-created nodes). So the
     elements go to the same cytoscape instance as differences in one message each
     (``{"diff": {"remove": [ids], "add": [elements], "update": [elements]}}``), and in full
-    when a view asks (``{"want": "all"}``, e.g. on display or page reload). It also moves the
+    when a view asks (``{"want": "all"}``, e.g. on display or page reload); the view says
+    when it has drawn and laid them out (``{"drawn": true}``), so that what the editor makes
+    for later comes after the drawing, not before it. It also moves the
     canvas (``center``, ``fit``, ``zoom``) and lays the graph out after each change. The browser
     keeps a copy of what it drew in this model's state (``drawn``, not a trait: the kernel never
     gets it), which JupyterLab saves with the notebook's widget state: reopened without its
@@ -254,7 +256,7 @@ class Viewport(anywidget.AnyWidget):
         self.on_key = None  # on_key("undo" | "redo" | "delete"): a key pressed in the editor
         self.on_png = None  # on_png(name, size in bytes): the browser wrote a PNG
         self.on_apply_press = None  # on_apply_press(bool): the mouse went down on Apply / not
-        self.on_drawn = None  # on_drawn(): a whole drawing was sent to a view that asked
+        self.on_drawn = None  # on_drawn(): a view has drawn the whole graph and laid it out
         self.on_msg(self._handle)
 
     def _handle(self, _widget, content, _buffers):
@@ -262,8 +264,8 @@ class Viewport(anywidget.AnyWidget):
             return
         if content.get("want") == "all":
             self.send({"reset": self._everything()})
-            if self.on_drawn:
-                self.on_drawn()
+        if content.get("drawn") and self.on_drawn:
+            self.on_drawn()
         if content.get("key") in ("undo", "redo", "delete") and self.on_key:
             self.on_key(content["key"])
         if isinstance(content.get("apply_press"), bool) and self.on_apply_press:

@@ -81,15 +81,17 @@ def open_editor(kc, name):
 
 def open_built(kc, build):
     """Build ``m`` with ``build``; the IOPub messages of the cell that displays its editor, and
-    of the answer to what its view then asks, as a browser's does once shown (the whole
-    drawing; the form's fields, the Code view's source)."""
+    of the answers to what its view then says, as a browser's does once shown: it asks for
+    the whole drawing, then says it has drawn it (the form's fields and the Code view's source
+    are sent then)."""
     run(kc, "import ipywidgets, keras, keras_widget as kw\n" + build)
     msgs, _ = run(kc, "ed = kw.ModelEditor(m)\ndisplay(ed)")
     viewport = value(kc, "ed.view.viewport.comm.comm_id").strip("'")
     asked = browser_sends(kc, viewport, {"want": "all"})
     assert [m for m in asked if m["msg_type"] == "comm_msg"
             and "reset" in m["content"]["data"].get("content", {})], "no drawing was sent"
-    return len(msgs) + len(asked)
+    later = browser_sends(kc, viewport, {"drawn": True})
+    return len(msgs) + len(asked) + len(later)
 
 
 def rounds(kc, targets, n=3):

@@ -355,9 +355,11 @@ def test_code_view_shows_the_source_and_highlights_what_the_last_edit_changed():
     model = mlp()
     ed = kw.ModelEditor(model)
     assert ed.code_view in ed.children
-    # Written once the browser has the graph (an open sends the graph first).
+    # Written once the browser has drawn the graph (an open sends the graph first).
     assert ed.code_view.code == ""
     ed.view.viewport._handle(None, {"want": "all"}, [])
+    assert ed.code_view.code == ""
+    ed.view.viewport._handle(None, {"drawn": True}, [])
     assert ed.code_view.code == kw.to_code(model) == ed.to_code()
     assert ed.code_view.changed == []
     report = ed.replace_layer("d2", layers.Dense(128, activation="sigmoid", name="d2"))

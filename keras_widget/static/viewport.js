@@ -1,7 +1,8 @@
 // The front-end piece keras-widget adds to ipycytoscape, for the editor this (invisible)
 // widget sits in. It draws into ipycytoscape's own cytoscape instance:
 // - the elements, as differences from the kernel ({diff: {remove, add, update}}), or all of
-//   them ({reset: [...]}) when this view asks ({want: "all"}) after a (re)render;
+//   them ({reset: [...]}) when this view asks ({want: "all"}) after a (re)render; it says
+//   when it has first drawn them ({drawn: true});
 // - lays the graph out once a change has arrived, and opens it at its top, in the canvas;
 // - moves the canvas: {center: id}, {fit: true}, {top: true}, {zoom: factor};
 // - the mouse wheel scrolls the page; Ctrl/Cmd + wheel zooms (as map widgets do);
@@ -65,6 +66,11 @@ function render({ model, el }) {
       cy.layout(layout).run();
       if (!placed && !layout.fit) top();
       else if (!layout.fit) keepInView();
+      if (!placed) {
+        // Drawn: the kernel now sends what it keeps for later (the form's fields, the
+        // code), once the canvas has been painted.
+        requestAnimationFrame(() => setTimeout(() => model.send({ drawn: true }), 0));
+      }
       placed = true;
     }, wait);
   };
