@@ -236,9 +236,13 @@ class Viewport(anywidget.AnyWidget):
     from the first removed element on (and then loses the edges of the re-created nodes). So the
     elements go to the same cytoscape instance as differences in one message each
     (``{"diff": {"remove": [ids], "add": [elements], "update": [elements]}}``), and in full
-    when a view asks (``{"want": "all"}``, e.g. on display or page reload); the view says
-    when it has drawn and laid them out (``{"drawn": true}``), so that what the editor makes
-    for later comes after the drawing, not before it. It also moves the
+    when a view asks (``{"want": "all", "have": version}``, e.g. on display or page reload).
+    Until a view has asked, there is no view to send differences to: the whole drawing is kept
+    in the ``initial`` trait instead, which comes with the widget's state, so that a new view
+    draws it at once and then asks only whether it is still current (``have``: the
+    ``initial_version`` it drew). The view says when it has drawn and laid the graph out
+    (``{"drawn": true}``), so that what the editor makes for later comes after the drawing,
+    not before it. It also moves the
     canvas (``center``, ``fit``, ``zoom``) and lays the graph out after each change. The browser
     keeps a copy of what it drew in this model's state (``drawn``, not a trait: the kernel never
     gets it), which JupyterLab saves with the notebook's widget state: reopened without its
@@ -249,21 +253,38 @@ class Viewport(anywidget.AnyWidget):
     # Not "layout": that name is the DOM layout widget of every widget (a dict there breaks the
     # front end: "Cannot read properties of undefined (reading 'then')").
     graph_layout = traitlets.Dict(LAYOUT).tag(sync=True)
+    initial = traitlets.List().tag(sync=True)  # the whole drawing, before any view asked
+    initial_version = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, everything=None, **kwargs):
         super().__init__(**kwargs)
         self._everything = everything or (lambda: [])
+        self._asked = False  # a view has asked for the drawing: differences go to views
+        self._stale = False  # differences were sent since `initial` was set
         self.on_key = None  # on_key("undo" | "redo" | "delete"): a key pressed in the editor
         self.on_png = None  # on_png(name, size in bytes): the browser wrote a PNG
         self.on_apply_press = None  # on_apply_press(bool): the mouse went down on Apply / not
         self.on_drawn = None  # on_drawn(): a view has drawn the whole graph and laid it out
         self.on_msg(self._handle)
 
+    def changed(self, diff):
+        """Send ``diff`` (``{"remove", "add", "update"}``) to the views; before any view has
+        asked for the drawing, keep the whole drawing in ``initial`` instead."""
+        if not self._asked:
+            with self.hold_sync():
+                self.initial = self._everything()
+                self.initial_version += 1
+            return
+        self._stale = True
+        self.send({"diff": diff})
+
     def _handle(self, _widget, content, _buffers):
         if not isinstance(content, dict):
             return
         if content.get("want") == "all":
-            self.send({"reset": self._everything()})
+            self._asked = True
+            if content.get("have") != self.initial_version or self._stale:
+                self.send({"reset": self._everything()})
         if content.get("drawn") and self.on_drawn:
             self.on_drawn()
         if content.get("key") in ("undo", "redo", "delete") and self.on_key:
@@ -367,7 +388,7 @@ class GraphView:
         if remove or add or update:
             # Edges first, children before their open block: nothing is removed twice.
             remove.sort(key=lambda i: "source" not in old[i]["data"])
-            self.viewport.send({"diff": {"remove": remove, "add": add, "update": update}})
+            self.viewport.changed({"remove": remove, "add": add, "update": update})
 
     def mark(self, node_ids, mark, only=True):
         """Put ``mark`` on ``node_ids``; with ``only``, take it off every other node. A closed

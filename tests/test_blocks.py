@@ -132,7 +132,10 @@ def test_collapse_then_expand_gives_the_same_elements_and_sends_only_differences
     view.viewport.send = sent.append
     view.draw(kw.to_networkx(residual_model()))
     first = dict(view.shown)
-    assert len(sent) == 1 and len(sent[0]["diff"]["add"]) == len(first) == 11
+    # Before a view has asked, the drawing is kept whole in the widget's state, not sent.
+    assert sent == [] and len(view.viewport.initial) == len(first) == 11
+    view.viewport._handle(None, {"want": "all", "have": view.viewport.initial_version}, [])
+    assert sent == []  # the view drew the current drawing: nothing to send
     view.expand(["blk:conv2_block2"])
     opened = dict(view.shown)
     diff = sent[-1]["diff"]
@@ -203,3 +206,25 @@ def test_a_refusal_opens_the_block_of_the_layer_it_names():
     assert ed.view.expanded == {"blk:conv2_block1"}
     assert "error" in ed.view.shown["conv2_block1_add"]["classes"]
     assert sent[-1] == {"center": "conv2_block1_add"}
+
+
+def test_a_view_draws_the_initial_drawing_at_once_and_is_reset_only_when_it_is_stale():
+    view = GraphView()
+    sent = []
+    view.viewport.send = sent.append
+    view.draw(kw.to_networkx(residual_model()))
+    version = view.viewport.initial_version
+    assert [el["data"]["id"] for el in view.viewport.initial] == list(view.shown)
+    view.expand(["blk:conv2_block2"])  # no view yet: the initial drawing follows
+    assert view.viewport.initial_version == version + 1 and sent == []
+    # A view that drew an older initial drawing (or none, or a saved one) gets everything.
+    view.viewport._handle(None, {"want": "all", "have": version}, [])
+    assert sent == [{"reset": view.viewport.initial}]
+    view.viewport._handle(None, {"want": "all", "have": None}, [])
+    assert len(sent) == 2 and "reset" in sent[-1]
+    # Once a view has asked, changes go as differences; a view that then draws the initial
+    # drawing (a second display, a page reload) is reset, as differences were sent since.
+    view.collapse(["blk:conv2_block2"])
+    assert "diff" in sent[-1] and view.viewport.initial_version == version + 1
+    view.viewport._handle(None, {"want": "all", "have": version + 1}, [])
+    assert "reset" in sent[-1] and len(sent[-1]["reset"]) == 11

@@ -81,15 +81,18 @@ def open_editor(kc, name):
 
 def open_built(kc, build):
     """Build ``m`` with ``build``; the IOPub messages of the cell that displays its editor, and
-    of the answers to what its view then says, as a browser's does once shown: it asks for
-    the whole drawing, then says it has drawn it (the form's fields and the Code view's source
-    are sent then)."""
+    of the answers to what its view then says, as a browser's does once shown: it asks whether
+    the drawing it has is current, then says it has drawn it (the form's fields and the Code
+    view's source are sent then)."""
     run(kc, "import ipywidgets, keras, keras_widget as kw\n" + build)
     msgs, _ = run(kc, "ed = kw.ModelEditor(m)\ndisplay(ed)")
     viewport = value(kc, "ed.view.viewport.comm.comm_id").strip("'")
-    asked = browser_sends(kc, viewport, {"want": "all"})
-    assert [m for m in asked if m["msg_type"] == "comm_msg"
-            and "reset" in m["content"]["data"].get("content", {})], "no drawing was sent"
+    # The view draws the drawing that came with the widget's state, and asks whether it is
+    # current: it is, nothing more is sent.
+    version = int(value(kc, "ed.view.viewport.initial_version"))
+    assert version > 0 and int(value(kc, "len(ed.view.viewport.initial)")) > 0
+    asked = browser_sends(kc, viewport, {"want": "all", "have": version})
+    assert not [m for m in asked if m["msg_type"] == "comm_msg"], asked
     later = browser_sends(kc, viewport, {"drawn": True})
     return len(msgs) + len(asked) + len(later)
 

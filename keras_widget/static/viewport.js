@@ -1,8 +1,10 @@
 // The front-end piece keras-widget adds to ipycytoscape, for the editor this (invisible)
 // widget sits in. It draws into ipycytoscape's own cytoscape instance:
-// - the elements, as differences from the kernel ({diff: {remove, add, update}}), or all of
-//   them ({reset: [...]}) when this view asks ({want: "all"}) after a (re)render; it says
-//   when it has first drawn them ({drawn: true});
+// - the elements: at first those of the "initial" trait (the drawing the editor was made
+//   with, before any view asked); then, as differences from the kernel ({diff: {remove, add,
+//   update}}), or all of them ({reset: [...]}) when this view asks ({want: "all", have: the
+//   initial_version it drew}) after a (re)render and the kernel has newer ones; it says when
+//   it has first drawn them ({drawn: true});
 // - lays the graph out once a change has arrived, and opens it at its top, in the canvas;
 // - moves the canvas: {center: id}, {fit: true}, {top: true}, {zoom: factor};
 // - the mouse wheel scrolls the page; Ctrl/Cmd + wheel zooms (as map widgets do);
@@ -195,10 +197,20 @@ function render({ model, el }) {
       container = cy.container();
       container.addEventListener("wheel", onWheel, { capture: true, passive: false });
       container.addEventListener("mousedown", onPress, true);
-      // Reopened from a saved notebook: draw what was saved (the kernel, if any, then resets).
+      // Draw at once what this model holds: reopened from a saved notebook, what was drawn
+      // (the kernel, if any, then resets); else the drawing the editor was made with, then
+      // ask the kernel whether it is still current.
       const saved = model.get("drawn");
-      if (saved && saved.length && cy.elements().empty()) apply({ reset: saved });
-      model.send({ want: "all" });
+      const initial = model.get("initial");
+      let have = null;
+      if (cy.elements().empty()) {
+        if (saved && saved.length) apply({ reset: saved });
+        else if (initial && initial.length) {
+          apply({ reset: initial });
+          have = model.get("initial_version");
+        }
+      }
+      model.send({ want: "all", have });
     }
   };
   let looks = 0;
