@@ -159,6 +159,14 @@ test('DenseNet201: open a block, click a layer in it, edit it, see it in its blo
   expect(ids.length).toBeLessThanOrEqual(150);
   expect(ids).toContain('blk:conv3_block2');
   expect(ids).not.toContain('conv3_block2_1_conv');
+  // The graph opens at its top, inside the canvas (drawn before the page has given the canvas
+  // its final width, it must follow it).
+  await expect.poll(() => page.evaluate(() => {
+    const cy = document.querySelector('.kw-graph')._cyreg.cy;
+    const box = cy.getElementById('input_layer').renderedBoundingBox();
+    return [box.x1 >= 0 && box.x2 <= cy.width(), box.y1 >= 0 && box.y2 <= cy.height(),
+            cy.width() === cy.container().clientWidth];
+  })).toEqual([true, true, true]);
   await page.screenshot({ path: path.join(shots, 'densenet-1-opened.png'), fullPage: false });
   // Pan to the block, as a person would drag the canvas.
   await page.evaluate(() => {

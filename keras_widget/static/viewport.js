@@ -111,9 +111,22 @@ function render({ model, el }) {
     }
   };
   const onScroll = () => invalidate(cy);
-  const onPress = () => invalidate(cy);
+  // The canvas gets its final size only once the page has laid the editor out, which can be
+  // after the first drawing (drawn at once from the widget's state): until the person (or the
+  // kernel) moves the view, the graph's top stays placed in the canvas as it is now.
+  let moved = false;
+  const resized = new ResizeObserver(() => {
+    if (!cy || cy.destroyed()) return;
+    cy.resize();
+    if (placed && !moved && !model.get("graph_layout").fit) top();
+  });
+  const onPress = () => {
+    moved = true;
+    invalidate(cy);
+  };
   const onWheel = (e) => {
     if (!cy || !(e.ctrlKey || e.metaKey)) return; // a plain wheel scrolls the page
+    moved = true;
     e.preventDefault();
     const box = cy.container().getBoundingClientRect();
     const level = cy.zoom() * Math.pow(1.0015, -e.deltaY);
@@ -192,9 +205,12 @@ function render({ model, el }) {
       if (container) {
         container.removeEventListener("wheel", onWheel, true);
         container.removeEventListener("mousedown", onPress, true);
+        resized.unobserve(container);
       }
       if (!editor) editor = el.closest(".keras-widget-editor");
       container = cy.container();
+      moved = false;
+      resized.observe(container);
       container.addEventListener("wheel", onWheel, { capture: true, passive: false });
       container.addEventListener("mousedown", onPress, true);
       // Draw at once what this model holds: reopened from a saved notebook, what was drawn
@@ -224,6 +240,7 @@ function render({ model, el }) {
     if (!msg) return;
     apply(msg);
     if (!cy || cy.destroyed()) return;
+    if (msg.center || msg.zoom) moved = true;
     if (msg.center) {
       const node = cy.getElementById(msg.center);
       if (node.empty()) return;
@@ -254,6 +271,7 @@ function render({ model, el }) {
       container.removeEventListener("wheel", onWheel, true);
       container.removeEventListener("mousedown", onPress, true);
     }
+    resized.disconnect();
   };
 }
 
