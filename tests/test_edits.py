@@ -452,3 +452,25 @@ def test_progress_counts_every_call_site_and_every_variable_filled():
     kw.Edit("rename_layer", dict(target="a", new_name="c")).apply(
         model, dry_run=True, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, total), (2, total), (3, total), (total, total)]
+
+
+def test_the_garbage_collector_is_paused_during_a_rebuild_only():
+    import gc
+
+    model = branches()
+    seen = []
+    edit = kw.Edit("rename_layer", {"target": "out1", "new_name": "head"})
+    result = edit.apply(model, progress=lambda done, total: seen.append(
+        (done < total, gc.isenabled())))
+    assert "head" in names(result.model) and "out1" not in names(result.model)
+    during = [enabled for running, enabled in seen if running]
+    assert during and not any(during) and gc.isenabled()  # paused while it ran, running after
+    gc.disable()
+    try:  # a collector the caller paused stays paused
+        kw.rename_layer(model, "out1", "head")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(kw.EditError):  # and comes back after a refusal too
+        kw.rename_layer(model, "out1", "out2")
+    assert gc.isenabled()
