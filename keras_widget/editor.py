@@ -23,6 +23,7 @@ from .forms import LayerForm, parse_value, value_text
 from .graph import is_keras_class, iter_layers, to_networkx
 from .history import History
 from .saving import save_and_check
+from .surgery import collector_paused
 from .view import GraphView, shape_text
 from .view import to_graphviz as to_graphviz_dot
 
@@ -632,13 +633,16 @@ class ModelEditor(widgets.VBox):
     # -- edits as methods --------------------------------------------------------------------
 
     def _apply(self, edit):
-        try:
-            with self._busy(f"Rebuilding '{self.model.name}' ({len(self._graph)} nodes)…"):
-                result = self.history.apply(edit, progress=ProgressBar(self.progress))
-        except EditError as err:
-            self._error(str(err), err.layer)  # the panel says it too; the model stays as it was
-            raise
-        self._refresh(result.report)
+        # The garbage collector's first pass over the new model's objects comes after the
+        # view and the panel show the result, not between the rebuild and the drawing.
+        with collector_paused():
+            try:
+                with self._busy(f"Rebuilding '{self.model.name}' ({len(self._graph)} nodes)…"):
+                    result = self.history.apply(edit, progress=ProgressBar(self.progress))
+            except EditError as err:
+                self._error(str(err), err.layer)  # the panel says it; the model stays as it was
+                raise
+            self._refresh(result.report)
         return result.report
 
     @contextlib.contextmanager

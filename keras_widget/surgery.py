@@ -630,7 +630,7 @@ def rebuild(source, plan, dry_run=False, progress=None):
             progress(done, total)
     else:
         step = None
-    with _collector_paused():
+    with collector_paused():
         try:
             result = _rebuild(source, plan, deferred=True, dry_run=dry_run, progress=step)
         except _NeedsInitializedVariables:
@@ -644,11 +644,12 @@ def rebuild(source, plan, dry_run=False, progress=None):
 
 
 @contextlib.contextmanager
-def _collector_paused():
+def collector_paused():
     """Python's cyclic garbage collector paused for a rebuild: while thousands of layers are
     made it walks the new objects again and again, for nothing (they are all alive), about a
     third of a rebuild of NASNetLarge. What little cyclic garbage a rebuild leaves is collected
-    as usual afterwards; a collector the caller had paused stays paused."""
+    as usual afterwards (the new objects' first collection then comes at once: the editor holds
+    the pause until it has drawn the result); a collector the caller had paused stays paused."""
     was = gc.isenabled()
     gc.disable()
     try:

@@ -676,3 +676,20 @@ def test_a_long_rebuild_moves_the_progress_bar_then_hides_it(monkeypatch):
     assert len(sent) == len(values) + 2 <= 52
     assert [m["state"] for w, m in sent if w is bar.layout] == [{"display": None},
                                                                 {"display": "none"}]
+
+
+def test_an_apply_draws_its_result_before_the_garbage_collector_walks_the_new_model():
+    import gc
+
+    ed = kw.ModelEditor(mlp())
+    viewport = ed.view.viewport
+    viewport._handle(None, {"want": "all", "have": viewport.initial_version}, [])
+    collecting = []
+    viewport.send = lambda msg, *a, **k: collecting.append(("diff" in msg, gc.isenabled()))
+    ed.select("d2")
+    ed.action.value = "rename"
+    ed.new_name.value = "d2_b"
+    collecting.clear()
+    assert ed.apply() is not None
+    assert (True, False) in collecting  # the diff went while the collector was paused
+    assert gc.isenabled() and "d2_b" in ed.view.shown
