@@ -13,7 +13,8 @@ Run from the project root (needs js/node_modules and Chromium, as the browser te
 
     .venv/bin/python benchmarks/bench_view.py [ResNet50 DenseNet201 ...]
 
-Writes ``benchmarks/results_view.md``.
+Each measure is the median of ``BENCH_ROUNDS`` rounds (3 unless set); each round opens every
+notebook in a new kernel. Writes ``benchmarks/results_view.md``.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import os
 import pathlib
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))  # each measure: the median of the rounds
 MODELS = ["ResNet50", "DenseNet201", "EfficientNetB7", "InceptionResNetV2", "NASNetLarge",
           "BertBackbone"]
 # keras-hub backbones: built from a config (there is no preset download here).
@@ -84,6 +87,27 @@ def rebuild_seconds(name, work):
     return time.perf_counter() - t0, path
 
 
+def _end_sessions(port, token):
+    """Shut down the kernels JupyterLab holds (one per notebook opened in an earlier round)."""
+    base = f"http://127.0.0.1:{port}/api/sessions"
+    with urllib.request.urlopen(f"{base}?token={token}") as answer:
+        sessions = json.load(answer)
+    for session in sessions:
+        urllib.request.urlopen(urllib.request.Request(
+            f"{base}/{session['id']}?token={token}", method="DELETE"))
+
+
+def _medians(rounds):
+    """``{model: {measure: median over the rounds}}``; an error is kept when a round had one."""
+    out = {}
+    for name in {n for r in rounds for n in r}:
+        got = [r.get(name, {}) for r in rounds]
+        out[name] = {k: statistics.median(g[k] for g in got if k in g)
+                     for k in {k for g in got for k, v in g.items() if not isinstance(v, str)}}
+        out[name].update({k: v for g in got for k, v in g.items() if isinstance(v, str)})
+    return out
+
+
 def main(models):
     import netron
 
@@ -126,11 +150,16 @@ def main(models):
         cfg = {"lab": f"http://127.0.0.1:{port}", "token": token, "shots": str(out_dir),
                "notebooks": {n: f"artifacts/bench_view/notebooks/{n}.ipynb" for n in models},
                "netron": netron_urls, "click": CLICK}
-        run = subprocess.run(["node", str(ROOT / "benchmarks" / "bench_view.mjs"),
-                              json.dumps(cfg)], capture_output=True, text=True, cwd=ROOT / "js")
-        if run.returncode:
-            sys.exit(run.stderr)
-        results = json.loads(run.stdout.strip().splitlines()[-1])
+        rounds = []
+        for _ in range(ROUNDS):
+            _end_sessions(port, token)  # each round opens each notebook in a new kernel
+            run = subprocess.run(["node", str(ROOT / "benchmarks" / "bench_view.mjs"),
+                                  json.dumps(cfg)], capture_output=True, text=True,
+                                  cwd=ROOT / "js")
+            if run.returncode:
+                sys.exit(run.stderr)
+            rounds.append(json.loads(run.stdout.strip().splitlines()[-1]))
+        results = _medians(rounds)
     finally:
         for address in netron_addresses:
             netron.stop(address)
