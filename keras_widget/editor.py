@@ -486,7 +486,9 @@ class ModelEditor(widgets.VBox):
         self.form.set_mode(self._form_mode())
         self.form.lock_class(action in ("edit config",))
         weights = [self.weights]
-        if action in ("replace", "edit config", "replace all"):
+        if self.selected is None:
+            children = []  # no form for no layer: the details say to click one
+        elif action in ("replace", "edit config", "replace all"):
             children = [self.form.widget] + weights
         elif action in ("insert after", "insert before"):
             children = [self.form.widget]

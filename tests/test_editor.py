@@ -66,10 +66,13 @@ def test_click_fills_details_and_form_then_apply_rebuilds_and_redraws():
     ed.summary.selected_index = 0
     old_summary = ed.summary_table.value
     assert "d2 (Dense)" in old_summary
-    ed._graph  # noqa: B018
+    # Before a click: no form for no layer, and an Apply that cannot be pressed.
+    assert ed.action_box.children == () and ed.apply_button.disabled
+    assert "Click a layer" in ed.details.value
     ed.view._clicked({"data": {"id": "d2"}})  # what the browser sends on a click
     assert ed.selected == "d2"
     assert "d2" in ed.title.value and "(None, 64)" in ed.details.value
+    assert ed.action_box.children == (ed.form.widget, ed.weights)
     assert "4,160" in ed.details.value  # parameters
     assert ed.form.picker.value == "Dense"
     assert ed.form.fields["units"][0].value == "64"
