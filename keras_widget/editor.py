@@ -24,7 +24,7 @@ from .graph import is_keras_class, iter_layers, to_networkx
 from .history import History
 from .saving import save_and_check
 from .surgery import collector_paused
-from .view import GraphView, shape_text
+from .view import GraphView, made, shape_text
 from .view import to_graphviz as to_graphviz_dot
 
 # What a click on each kind of node offers, in this order (what does not apply is not offered).
@@ -76,15 +76,6 @@ def parameters_html(model, before=None):
         text = f"{b:,}" if a == b else f"{a:,} → <b>{b:,}</b> ({b - a:+,})"
         cells.append(f"<span style='margin-right:14px'>{label}: {text}</span>")
     return f"<div style='font-size:12px'><b>Parameters</b> {''.join(cells)}</div>"
-
-
-def made(cls, css=None, layout=None, **kwargs):
-    """``cls(**kwargs)``, a widget, with its CSS class (a stable handle for the browser tests
-    and for people's own styling) and its layout (a dict, or a Layout to share) given at
-    creation: each set afterwards is one more message to the browser when the editor opens."""
-    if not isinstance(layout, widgets.Layout):
-        layout = widgets.Layout(**(layout or {}))
-    return cls(_dom_classes=(css,) if css else (), layout=layout, **kwargs)
 
 
 def _pre(text, color=None):

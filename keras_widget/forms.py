@@ -20,6 +20,7 @@ from .arguments import REQUIRED, Argument, arguments
 from .errors import EditError, first_line
 from .graph import category_of_class
 from .signature import constructor_params
+from .view import made
 
 # Required arguments that take objects (a layer, a cell, a function), which a text field cannot.
 _OBJECT_ARGS = {"layer", "cell", "cells", "module", "call_fn", "function", "filepath", "layers"}
@@ -123,18 +124,13 @@ class LayerForm:
         self.mode = "replace"
         self.target = None
         self.classes = {cls.__name__: cls for group in self.groups.values() for cls in group}
-        # CSS classes (stable handles for the browser tests and for people's own styling) and
-        # layouts given at creation: each set afterwards is one more message. Each part keeps
-        # its height in the editor's panel (flex 0 0 auto).
-        self.search = widgets.Text(placeholder="search layer classes, e.g. conv, pool, norm",
-                                   layout=widgets.Layout(width="96%", flex="0 0 auto"),
-                                   _dom_classes=("kw-search",))
-        self.picker = widgets.Select(options=self._options(""), value=None, rows=7,
-                                     layout=widgets.Layout(width="96%", flex="0 0 auto"),
-                                     _dom_classes=("kw-picker",))
-        self.fields_box = widgets.VBox(layout=widgets.Layout(max_height="260px",
-                                                             overflow="auto", flex="0 0 auto"),
-                                       _dom_classes=("kw-fields",))
+        # Each part keeps its height in the editor's panel (flex 0 0 auto).
+        self.search = made(widgets.Text, "kw-search", {"width": "96%", "flex": "0 0 auto"},
+                           placeholder="search layer classes, e.g. conv, pool, norm")
+        self.picker = made(widgets.Select, "kw-picker", {"width": "96%", "flex": "0 0 auto"},
+                           options=self._options(""), value=None, rows=7)
+        self.fields_box = made(widgets.VBox, "kw-fields",
+                               {"max_height": "260px", "overflow": "auto", "flex": "0 0 auto"})
         fixed = widgets.Layout(flex="0 0 auto")
         self._picker_part = [widgets.HTML("<b>Layer class</b>", layout=fixed), self.search,
                              self.picker]

@@ -229,6 +229,15 @@ def to_graphviz(graph, marks=None):
     return dot
 
 
+def made(cls, css=None, layout=None, **kwargs):
+    """``cls(**kwargs)``, a widget, with its CSS class (a stable handle for the browser tests
+    and for people's own styling) and its layout (a dict, or a Layout to share) given at
+    creation: each set afterwards is one more message to the browser when the editor opens."""
+    if not isinstance(layout, widgets.Layout):
+        layout = widgets.Layout(**(layout or {}))
+    return cls(_dom_classes=(css,) if css else (), layout=layout, **kwargs)
+
+
 class Viewport(anywidget.AnyWidget):
     """The front-end piece keras-widget adds to ipycytoscape, in the editor it sits in.
 
@@ -242,11 +251,10 @@ class Viewport(anywidget.AnyWidget):
     draws it at once and then asks only whether it is still current (``have``: the
     ``initial_version`` it drew). The view says when it has drawn and laid the graph out
     (``{"drawn": true}``), so that what the editor makes for later comes after the drawing,
-    not before it. It also moves the
-    canvas (``center``, ``fit``, ``zoom``) and lays the graph out after each change. The browser
-    keeps a copy of what it drew in this model's state (``drawn``, not a trait: the kernel never
-    gets it), which JupyterLab saves with the notebook's widget state: reopened without its
-    kernel, the notebook shows the graph.
+    not before it. It also moves the canvas (``center``, ``fit``, ``zoom``) and lays the graph
+    out after each change. The browser keeps a copy of what it drew in this model's state
+    (``drawn``, not a trait: the kernel never gets it), which JupyterLab saves with the
+    notebook's widget state: reopened without its kernel, the notebook shows the graph.
     """
 
     _esm = pathlib.Path(__file__).parent / "static" / "viewport.js"
@@ -313,9 +321,8 @@ class GraphView:
 
     def __init__(self, on_click=None, height="640px", css=None, **layout):
         # Everything set at creation: each trait set afterwards is one more message.
-        self.widget = CytoscapeWidget(
-            layout=widgets.Layout(**{"height": height, "width": "100%", **layout}),
-            _dom_classes=(css,) if css else (),
+        self.widget = made(
+            CytoscapeWidget, css, {"height": height, "width": "100%", **layout},
             cytoscape_style=stylesheet(), cytoscape_layout=dict(LAYOUT),
             min_zoom=0.02,  # Fit must reach a whole expanded graph
             max_zoom=4.0,
