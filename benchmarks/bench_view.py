@@ -6,8 +6,8 @@ a small config: 12 transformer layers, hidden size 128, no preset): from running
 title and details of the layer; timed in the page, from the mouse press) and → the panel's last
 change (the preview of the prefilled action, a dry run); Apply (a rename from the panel) → the
 renamed box drawn (timed in the page too); the kernel-side rebuild alone (``kw.rename_layer``,
-each time after a garbage collection); and Netron 9 drawing the saved ``.keras`` file, from its consent click to
-the first drawn node. IOPub message counts per step are in ``tests/test_budget.py``.
+each time after a garbage collection); and Netron 9 drawing the saved ``.keras`` file, from its
+consent click to the first drawn node. IOPub message counts per step are in ``tests/test_budget.py``.
 
 Run from the project root (needs js/node_modules and Chromium, as the browser tests)::
 
