@@ -70,13 +70,6 @@ def same_specs(tensors, like):
         and get_keras_mask(b) is None for a, b in zip(tensors, like))
 
 
-def _record(op, node, args, kwargs):
-    """Record a call of ``op`` on ``args`` / ``kwargs`` whose outputs have the specs of the call
-    ``node``'s outputs, without running it; returns the Keras ``Node`` made."""
-    outputs = [keras.KerasTensor(t.shape, dtype=t.dtype, sparse=t.sparse) for t in node.outputs]
-    return Node(op, call_args=args, call_kwargs=kwargs, outputs=outputs)
-
-
 def repeat_call(new, source, node, args, kwargs):
     """Record a call of ``new``, a fresh copy of the layer ``source`` of the same class, on
     ``args`` / ``kwargs`` (the call site ``node``'s arguments with new tensors), and return its
@@ -95,7 +88,7 @@ def repeat_call(new, source, node, args, kwargs):
             or cls.get_build_config is not keras.layers.Layer.get_build_config
             or cls.build_from_config is not keras.layers.Layer.build_from_config
             or not source.built
-            or any(t.ragged or get_keras_mask(t) is not None for t in node.outputs)):
+            or not plain(node.outputs)):
         return None
     if not same_specs([t for t in keras.tree.flatten((args, kwargs))
                        if isinstance(t, keras.KerasTensor)], node.input_tensors):
@@ -104,17 +97,30 @@ def repeat_call(new, source, node, args, kwargs):
     if new.built or not config:
         return None
     new.build_from_config(config)
-    outputs = _record(new, node, args, kwargs).outputs
+    outputs = _record(new, args, kwargs, node.outputs)
     new._called = True
     return outputs
 
 
-def borrow_call(source, node, args, kwargs):
-    """For a dry run: record a call of the *source's own* operation ``source`` on new tensors of
-    the specs its call ``node`` read, with outputs of its own specs, without copying or running
-    it; returns the outputs. This adds a call to ``source``: :func:`restore_calls` takes it back,
-    and must run before the dry run returns."""
-    return _record(source, node, args, kwargs).outputs
+def borrow_call(source, node, args, kwargs, like=None):
+    """For a dry run: record a call of the *source's own* operation ``source`` on new tensors,
+    with outputs of the specs of ``like`` (KerasTensors, flat; by default those of its call
+    ``node``), without copying or running it; returns the outputs. This adds a call to
+    ``source``: :func:`restore_calls` takes it back, and must run before the dry run returns."""
+    return _record(source, args, kwargs, node.outputs if like is None else like)
+
+
+def _record(op, args, kwargs, like):
+    """Record a call of ``op`` on ``args`` / ``kwargs`` whose outputs have the specs of the
+    KerasTensors ``like``, without running it; returns the outputs (flat)."""
+    outputs = [keras.KerasTensor(t.shape, dtype=t.dtype, sparse=t.sparse) for t in like]
+    return Node(op, call_args=args, call_kwargs=kwargs, outputs=outputs).outputs
+
+
+def plain(tensors):
+    """Whether no KerasTensor of ``tensors`` is ragged or carries a mask: its spec is then all
+    of what a layer's build and output shapes can depend on."""
+    return all(not t.ragged and get_keras_mask(t) is None for t in tensors)
 
 
 def call_counts(ops):

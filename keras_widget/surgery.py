@@ -12,7 +12,8 @@ uninitialized (see :mod:`keras_widget.weights`): it checks every shape, and any 
 layer path, name and shape. An untouched Keras layer whose inputs keep their shapes is not
 traced again: its call is recorded with the source's output shapes. A dry run stops before the
 filling, and copies only what the edit changes: untouched calls on inputs of unchanged shapes
-are the source's own (see :class:`Rebuilder`).
+are the source's own, and on new shapes one layer is copied per kind of call (see
+:class:`Rebuilder`).
 
 The source model is only read. Nothing here imports ipywidgets.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import inspect
+import json
 from dataclasses import dataclass
 
 import keras
@@ -192,7 +194,13 @@ class Rebuilder:
     edit reports it. Downstream of a change, an untouched call on new tensors of the shapes the
     source's call read is recorded as a call of the source's own operation (its weights fit
     as they are), and taken back when the dry run ends (:func:`keras_internals.restore_calls`):
-    only the calls whose input shapes the edit changes are copied and traced.
+    only the calls whose input shapes the edit changes are copied and traced. Of those (every
+    call after a new input shape), an untouched layer is copied only if no layer of its class
+    and config (but the name) was copied yet for inputs of the same specs, or if that copy got
+    other variables than this layer has (they would not all be kept); otherwise the source's
+    operation stands in, with that copy's output specs. A layer without weights whose class
+    keeps Keras's own ``build`` (an activation, a pooling) is the same built or not: its source
+    operation is called.
 
     ``progress``: called with no argument as each call site is walked (see :func:`rebuild`).
     """
@@ -205,6 +213,9 @@ class Rebuilder:
         paths = list(g.iter_layers(source))
         self.source_layers = {id(layer): path for path, layer in paths}
         self.fixed = _not_reusable(source, plan, paths) if reuse else None
+        # A dry run's copies of untouched layers on new shapes, by what their call depends on
+        # (:func:`_call_key`): (their variables, their outputs).
+        self.alike = {}
         self.copying = set()  # ids of layers whose copy is being made (layers referring back)
         self.new_ops = {}  # id(source op) -> its copy: a shared layer is copied once
         self.inserted = {}  # id(layer the person gave) -> its copy
@@ -280,18 +291,39 @@ class Rebuilder:
     def node(self, site, src_prefix, new_prefix, tmap):
         op, knode = site.op, site.node
         path = src_prefix + op.name
+        key = None
         if self.fixed is not None and id(op) not in self.fixed and site.calls == 1:
             news = [tmap.get(id(t)) for t in knode.input_tensors]
             if all(n is t for n, t in zip(news, knode.input_tensors)):
                 for t in knode.outputs:  # the source's own call stands in for its copy
                     tmap[id(t)] = t
                 return
+            args, kwargs = knode.arguments.fill_in(tmap)
+            outputs = None
             if all(n is not None for n in news) and ki.same_specs(news, knode.input_tensors):
                 # New tensors of the same shapes: the source's operation is called on them
                 # for the time of the dry run (taken back in rebuild), so that the walk
                 # stops copying where an edit's shapes have joined the source's again.
-                args, kwargs = knode.arguments.fill_in(tmap)
                 outputs = ki.borrow_call(op, knode, args, kwargs)
+            else:
+                # New shapes (every call after a reshaped input): where a copy of a layer of
+                # the same class and config was already made and called on inputs of these
+                # specs, and got the variables this layer has, this layer's copy would do the
+                # same and keep all its weights: the source's operation is called instead.
+                key = _call_key(op, args, kwargs)
+                alike = self.alike.get(key) if key is not None else None
+                if alike is not None and alike[0] == _variables_of(op):
+                    outputs = ki.borrow_call(op, knode, args, kwargs, like=alike[1])
+                elif key is not None and _builds_nothing(op):
+                    # Built or not, such a layer computes the same: the source's is called
+                    # (where it refuses, its copy's call below says so with the copy's name).
+                    try:
+                        outputs = tree.flatten(self.call(op, path, args, kwargs))
+                    except EditError:
+                        outputs = None
+                    if outputs is not None and len(outputs) != len(knode.outputs):
+                        outputs = None
+            if outputs is not None:
                 for t, n in zip(knode.outputs, outputs):
                     tmap[id(t)] = n
                 return
@@ -321,6 +353,8 @@ class Rebuilder:
                 in_place_of = path if new_op.name != op.name else None
                 outputs = tree.flatten(self.call(new_op, new_prefix + new_op.name, args, kwargs,
                                                  in_place_of))
+                if key is not None and directive is None and not befores:
+                    self.alike[key] = (_variables_of(new_op), outputs)
             if len(outputs) != len(knode.outputs):
                 # Keras's symbolic call of a layer given a list it cannot take (an Activation
                 # in place of a Concatenate) answers with one tensor per input.
@@ -540,6 +574,37 @@ def _packed(layer, args):
 
 class _NeedsInitializedVariables(Exception):
     """A layer made a variable from a value during its call: rebuild without deferral."""
+
+
+def _call_key(op, args, kwargs):
+    """All that a new copy of the layer ``op`` called on ``args`` / ``kwargs`` depends on: its
+    class, its config but the name, and the call's arguments with each KerasTensor's spec in its
+    place; ``None`` when that cannot be said exactly (not a layer, a model, a mask or a ragged
+    tensor, a config or argument that is not plain data)."""
+    if not isinstance(op, keras.layers.Layer) or isinstance(op, keras.Model):
+        return None
+    if not ki.plain([t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]):
+        return None
+    try:
+        config = dict(op.get_config())
+        config.pop("name", None)
+        call = tree.map_structure(
+            lambda a: ["KerasTensor", list(a.shape), a.dtype, a.sparse]
+            if isinstance(a, keras.KerasTensor) else a, (args, kwargs))
+        return type(op), json.dumps([config, call], sort_keys=True)
+    except Exception:  # noqa: BLE001 - not plain data (a function, an array): no key
+        return None
+
+
+def _builds_nothing(layer):
+    """Whether ``layer`` has no weights, holds no layers and its class keeps Keras's own
+    ``build`` (which makes nothing): a new copy of it is then the same, built or not."""
+    return (type(layer).build is keras.layers.Layer.build and not layer.weights
+            and not ki.sublayers(layer))
+
+
+def _variables_of(layer):
+    return [(v.name, tuple(v.shape), v.dtype, v.trainable) for v in layer.weights]
 
 
 def _shapes(shapes):

@@ -168,3 +168,55 @@ def test_a_dry_run_copies_only_what_the_edit_changes_and_leaves_the_source_s_cal
     assert _fields(dry.report) == _fields(real.report)
     assert dry.report.reinitialized.keys() == {"c1", "bn1", "proj"}
     assert len(dry.report.kept) == 10  # the input and the 9 layers after proj
+
+
+def test_a_dry_run_of_a_new_input_shape_copies_one_layer_per_kind_of_call(monkeypatch):
+    """After a new input shape every call reads new shapes. The dry run copies a layer only for
+    a call unlike any before it (class, config but the name, input specs); where an earlier
+    copy of such a call got the variables a layer has, that layer would keep them all, and its
+    own call stands in. d1 and d2 read (None, 64) now, but had 256 and 576 inputs: both are
+    copied, and both reinitialized, as the real edit says."""
+    x = keras.Input((8, 8, 1), name="x")
+    h = layers.Conv2D(4, 3, padding="same", name="a")(x)
+    h = layers.Conv2D(4, 3, padding="same", name="b")(h)
+    h = layers.Conv2D(4, 3, padding="same", name="c")(h)  # a call like b's: not copied
+    h = layers.Activation("relu", name="r")(h)  # builds nothing: not copied
+    d1 = layers.Dense(3, name="d1")(layers.Flatten(name="f1")(h))  # 256 inputs, 64 now
+    w = layers.Conv2D(16, 3, name="w")(x)
+    d2 = layers.Dense(3, name="d2")(layers.Flatten(name="f2")(w))  # 576 inputs, 64 now
+    model = keras.Model(x, layers.Add(name="sum")([d1, d2]))
+    calls = {p: [len(c) for c in ki.call_history_attributes(op)]
+             for p, op in kw.graph.iter_layers(model)}
+    copied = []
+    real_copy = surgery.copy_layer
+    monkeypatch.setattr(surgery, "copy_layer",
+                        lambda layer, *a, **k: copied.append(layer.name) or real_copy(layer, *a, **k))
+    dry = kw.set_input_shape(model, (4, 4, 1), dry_run=True)
+    assert sorted(copied) == ["a", "b", "d1", "d2", "w"]
+    assert {p: [len(c) for c in ki.call_history_attributes(op)]
+            for p, op in kw.graph.iter_layers(model)} == calls
+    real = kw.set_input_shape(model, (4, 4, 1))
+    assert _fields(dry.report) == _fields(real.report)
+    assert dry.report.reinitialized.keys() == {"d1", "d2"}
+    assert dry.report.shape_changes == {"x": ((None, 8, 8, 1), (None, 4, 4, 1))}
+    assert real.model.get_layer("c").kernel.shape == (3, 3, 4, 4)
+    np.testing.assert_array_equal(real.model.get_layer("c").kernel.numpy(),
+                                  model.get_layer("c").kernel.numpy())
+
+
+def test_a_dry_run_of_a_new_input_shape_refuses_what_the_edit_refuses():
+    """A max pooling ("same") and a strided convolution agree on even sizes only: at 7 the
+    Concatenate cannot join 4 and 3 rows. Its build says so, not its output shape, so the dry
+    run must build it as the edit does; both give the same sentence."""
+    x = keras.Input((8, 8, 1), name="x")
+    p = layers.MaxPooling2D(2, padding="same", name="pool")(x)
+    s = layers.Conv2D(1, 2, strides=2, name="stride")(x)
+    model = keras.Model(x, layers.Concatenate(name="cat")([p, s]))
+    with pytest.raises(kw.EditError) as dry:
+        kw.set_input_shape(model, (7, 7, 1), dry_run=True)
+    with pytest.raises(kw.EditError) as real:
+        kw.set_input_shape(model, (7, 7, 1))
+    assert str(dry.value) == str(real.value)
+    assert "'cat'" in str(real.value) and "(None, 4, 4, 1)" in str(real.value)
+    assert kw.set_input_shape(model, (6, 6, 1), dry_run=True).report.shape_changes["cat"] == (
+        (None, 4, 4, 2), (None, 3, 3, 2))
