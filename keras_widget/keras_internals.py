@@ -78,9 +78,10 @@ def repeat_call(new, source, node, args, kwargs):
     The copy is built as loading a saved model builds it (``build_from_config`` with the
     source's build config) and the outputs have the source's own specs. That holds when the new
     tensors have the specs the source's call read (:func:`same_specs`), the source was built
-    with Keras's default build bookkeeping and the copy is not built yet (its first call).
-    Returns ``None`` otherwise (a model, a ``keras.ops`` operation, a new shape, a shared
-    layer's later call): call the layer then.
+    with Keras's default build bookkeeping and the copy was not called yet (a copy its
+    constructor built, an ``Activation``, is recorded as it is). Returns ``None`` otherwise (a
+    model, a ``keras.ops`` operation, a new shape, a shared layer's later call): call the layer
+    then.
     """
     cls = type(source)
     if (not isinstance(source, keras.layers.Layer) or isinstance(source, keras.Model)
@@ -93,10 +94,13 @@ def repeat_call(new, source, node, args, kwargs):
     if not same_specs([t for t in keras.tree.flatten((args, kwargs))
                        if isinstance(t, keras.KerasTensor)], node.input_tensors):
         return None
-    config = source.get_build_config()
-    if new.built or not config:
+    if new._inbound_nodes:
         return None
-    new.build_from_config(config)
+    if not new.built:  # (some layers are built by their constructor: an Activation)
+        config = source.get_build_config()
+        if not config:
+            return None
+        new.build_from_config(config)
     outputs = _record(new, args, kwargs, node.outputs)
     new._called = True
     return outputs
