@@ -190,6 +190,25 @@ test('DenseNet201: open a block, click a layer in it, edit it, see it in its blo
   expect(parent).toBe('blk:conv3_block2');
   await expect(page.locator('.kw-summary').first()).toContainText('conv3_block2_first');
   await page.screenshot({ path: path.join(shots, 'densenet-2-renamed.png'), fullPage: false });
+  // A new input shape: every one of the 709 layers reads new shapes; the preview (a dry run)
+  // says what Apply would give before anything is built.
+  await page.evaluate(() => {
+    const cy = document.querySelector('.kw-graph')._cyreg.cy;
+    cy.center(cy.getElementById('input_layer'));
+  });
+  await clickNode(page, 'input_layer');
+  await expect(page.locator('.kw-title').first()).toContainText('input_layer');
+  await page.locator('.kw-action button', { hasText: 'set input shape' }).first().click();
+  const shape = page.locator('.kw-input-shape input').first();
+  await shape.fill('(192, 192, 3)');
+  const t0 = Date.now();
+  await shape.press('Enter');
+  const preview = page.locator('.kw-preview-area').first();
+  await expect(preview).toContainText('(None, 192, 192, 3)', { timeout: 30_000 });
+  console.log(`DenseNet201: input shape typed -> preview shown in ${Date.now() - t0} ms`);
+  await expect(preview).toContainText('709 kept');
+  await page.screenshot({ path: path.join(shots, 'densenet-3-input-shape-preview.png'),
+                          fullPage: false });
 });
 
 test('ResNet50: Applies in a row, the panel always matches the kernel', async ({ page }) => {
