@@ -213,9 +213,7 @@ class Rebuilder:
         paths = list(g.iter_layers(source))
         self.source_layers = {id(layer): path for path, layer in paths}
         self.fixed = _not_reusable(source, plan, paths) if reuse else None
-        # A dry run's copies of untouched layers on new shapes, by what their call depends on
-        # (:func:`_call_key`): (their variables, their outputs).
-        self.alike = {}
+        self.alike = _CallsMade()  # a dry run's copies of untouched layers on new shapes
         self.copying = set()  # ids of layers whose copy is being made (layers referring back)
         self.new_ops = {}  # id(source op) -> its copy: a shared layer is copied once
         self.inserted = {}  # id(layer the person gave) -> its copy
@@ -311,10 +309,7 @@ class Rebuilder:
                 # specs, and got the variables this layer has, this layer's copy would do the
                 # same and keep all its weights: the source's operation is called instead.
                 key = _call_key(op, args, kwargs)
-                alike = self.alike.get(key) if key is not None else None
-                if alike is not None and alike[0] == _variables_of(op):
-                    outputs = ki.borrow_call(op, knode, args, kwargs, like=alike[1])
-                elif key is not None and _builds_nothing(op):
+                if key is not None and _builds_nothing(op):
                     # Built or not, such a layer computes the same: the source's is called
                     # (where it refuses, its copy's call below says so with the copy's name).
                     try:
@@ -323,6 +318,10 @@ class Rebuilder:
                         outputs = None
                     if outputs is not None and len(outputs) != len(knode.outputs):
                         outputs = None
+                elif key is not None:
+                    like = self.alike.find(op, key)
+                    if like is not None:
+                        outputs = ki.borrow_call(op, knode, args, kwargs, like=like)
             if outputs is not None:
                 for t, n in zip(knode.outputs, outputs):
                     tmap[id(t)] = n
@@ -354,7 +353,7 @@ class Rebuilder:
                 outputs = tree.flatten(self.call(new_op, new_prefix + new_op.name, args, kwargs,
                                                  in_place_of))
                 if key is not None and directive is None and not befores:
-                    self.alike[key] = (_variables_of(new_op), outputs)
+                    self.alike.add(op, key, new_op, outputs)
             if len(outputs) != len(knode.outputs):
                 # Keras's symbolic call of a layer given a list it cannot take (an Activation
                 # in place of a Concatenate) answers with one tensor per input.
@@ -577,23 +576,58 @@ class _NeedsInitializedVariables(Exception):
 
 
 def _call_key(op, args, kwargs):
-    """All that a new copy of the layer ``op`` called on ``args`` / ``kwargs`` depends on: its
-    class, its config but the name, and the call's arguments with each KerasTensor's spec in its
-    place; ``None`` when that cannot be said exactly (not a layer, a model, a mask or a ragged
-    tensor, a config or argument that is not plain data)."""
+    """What a new copy of the layer ``op`` called on ``args`` / ``kwargs`` depends on but its
+    config: its class and the call's arguments, each KerasTensor's spec in its place; ``None``
+    when that cannot be said exactly (not a layer, a model, a mask or a ragged tensor, an
+    argument that is not plain data)."""
     if not isinstance(op, keras.layers.Layer) or isinstance(op, keras.Model):
         return None
     if not ki.plain([t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]):
         return None
     try:
-        config = dict(op.get_config())
-        config.pop("name", None)
         call = tree.map_structure(
             lambda a: ["KerasTensor", list(a.shape), a.dtype, a.sparse]
             if isinstance(a, keras.KerasTensor) else a, (args, kwargs))
-        return type(op), json.dumps([config, call], sort_keys=True)
+        return type(op), json.dumps(call, sort_keys=True)
     except Exception:  # noqa: BLE001 - not plain data (a function, an array): no key
         return None
+
+
+class _CallsMade:
+    """A dry run's copies of untouched layers called on new shapes, by :func:`_call_key`: where
+    a layer's call has the key of a copy's, its config (but the name) is the copy's source's,
+    and the copy got the variables the layer has, a copy of it would do the same and keep all
+    its weights. Configs are read only for calls of the same key (reading one costs about as
+    much as a tenth of a copy)."""
+
+    def __init__(self):
+        self._made = {}  # call key -> [(source layer, its copy's variables, its copy's outputs)]
+        self._configs = {}  # id(source layer) -> its config but the name, as JSON (or None)
+
+    def add(self, op, key, copy, outputs):
+        self._made.setdefault(key, []).append((op, _variables_of(copy), outputs))
+
+    def find(self, op, key):
+        """The outputs of a copy that ``op``'s call would repeat, or ``None``."""
+        made = self._made.get(key, ())
+        if not made:
+            return None
+        variables = _variables_of(op)
+        for other, other_variables, outputs in made:
+            if other_variables == variables and self._config(op) is not None and (
+                    self._config(op) == self._config(other)):
+                return outputs
+        return None
+
+    def _config(self, op):
+        if id(op) not in self._configs:
+            try:
+                config = dict(op.get_config())
+                config.pop("name", None)
+                self._configs[id(op)] = json.dumps(config, sort_keys=True)
+            except Exception:  # noqa: BLE001 - unreadable, or not plain data: never alike
+                self._configs[id(op)] = None
+        return self._configs[id(op)]
 
 
 def _builds_nothing(layer):
