@@ -304,10 +304,7 @@ class Rebuilder:
                 # stops copying where an edit's shapes have joined the source's again.
                 outputs = ki.borrow_call(op, knode, args, kwargs)
             else:
-                # New shapes (every call after a reshaped input): where a copy of a layer of
-                # the same class and config was already made and called on inputs of these
-                # specs, and got the variables this layer has, this layer's copy would do the
-                # same and keep all its weights: the source's operation is called instead.
+                # New shapes (every call after a reshaped input).
                 key = _call_key(op, args, kwargs)
                 if key is not None and _builds_nothing(op):
                     # Built or not, such a layer computes the same: the source's is called
@@ -319,6 +316,9 @@ class Rebuilder:
                     if outputs is not None and len(outputs) != len(knode.outputs):
                         outputs = None
                 elif key is not None:
+                    # Where a copy of a layer of this class and config was already called on
+                    # inputs of these specs and got the variables this layer has, this layer's
+                    # copy would do the same and keep all its weights: the source's stands in.
                     like = self.alike.find(op, key)
                     if like is not None:
                         outputs = ki.borrow_call(op, knode, args, kwargs, like=like)
@@ -576,10 +576,10 @@ class _NeedsInitializedVariables(Exception):
 
 
 def _call_key(op, args, kwargs):
-    """What a new copy of the layer ``op`` called on ``args`` / ``kwargs`` depends on but its
-    config: its class and the call's arguments, each KerasTensor's spec in its place; ``None``
-    when that cannot be said exactly (not a layer, a model, a mask or a ragged tensor, an
-    argument that is not plain data)."""
+    """Besides its config, what a new copy of the layer ``op`` called on ``args`` / ``kwargs``
+    depends on: its class and the call's arguments, each KerasTensor's spec in its place.
+    ``None`` when that cannot be said exactly (not a layer, a model, a mask or a ragged tensor,
+    an argument that is not plain data)."""
     if not isinstance(op, keras.layers.Layer) or isinstance(op, keras.Model):
         return None
     if not ki.plain([t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]):
@@ -631,13 +631,14 @@ class _CallsMade:
 
 
 def _builds_nothing(layer):
-    """Whether ``layer`` has no weights, holds no layers and its class keeps Keras's own
-    ``build`` (which makes nothing): a new copy of it is then the same, built or not."""
-    return (type(layer).build is keras.layers.Layer.build and not layer.weights
-            and not ki.sublayers(layer))
+    """Whether ``layer`` is of a Keras class that keeps Keras's own ``build`` (which makes
+    nothing), and has no weights and holds no layers: a new copy of it is then the same, built
+    or not. (A class of the person's might keep state from its first call outside ``build``.)"""
+    return (g.is_keras_class(type(layer)) and type(layer).build is keras.layers.Layer.build
+            and not layer.weights and not ki.sublayers(layer))
 
 
-def _variables_of(layer):
+def _variables_of(layer):  # what decides whether a copy's weights are all kept
     return [(v.name, tuple(v.shape), v.dtype, v.trainable) for v in layer.weights]
 
 
