@@ -770,12 +770,7 @@ class ModelEditor(widgets.VBox):
             added = [n for n, m in marks.items() if "added" in m]
             if len(added) <= 20:  # what an edit made is shown (a replace_all may make hundreds)
                 self.view.reveal(added)
-        self.find.options = list(self._graph)
-        self.parameters.value = parameters_html(self.model, getattr(self, "_drawn_model", None))
-        self._drawn_model = self.model  # what the next refresh compares its counts with
-        self.summary.set_title(0, f"model.summary(): {len(self.model.layers)} layers")
-        self._fill_summary()
-        self.code_view.show(self.model, later=code_later)
+        # The panel next (the layer Apply now acts on, the edit's report), then the rest.
         target = None
         if report is not None and len(report.added) == 1:
             target = report.added[0]  # what the edit made: inserted, replacing or renamed
@@ -788,10 +783,16 @@ class ModelEditor(widgets.VBox):
                 self.selected = None
                 self.title.value = ""
                 self.details.value = "<i>Click a layer in the graph.</i>"
-        if report is not None:
+        if report is not None:  # (after select, which clears the status of another layer)
             self.status.value = _pre(str(report), "#00441b")
         else:
             self.status.value = ""
+        self.find.options = list(self._graph)
+        self.parameters.value = parameters_html(self.model, getattr(self, "_drawn_model", None))
+        self._drawn_model = self.model  # what the next refresh compares its counts with
+        self.summary.set_title(0, f"model.summary(): {len(self.model.layers)} layers")
+        self._fill_summary()
+        self.code_view.show(self.model, later=code_later)
         self.undo_button.disabled = len(self.history) == 0
         self.redo_button.disabled = not self.history.can_redo
         self.reset_button.disabled = self.model is self.original

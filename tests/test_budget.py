@@ -200,4 +200,12 @@ def test_nasnetlarge_open_and_apply(kernel):
     applied, _ = run(kc, "r = ed.apply(); assert r is not None, ed.status.value")
     assert len(applied) <= 1500, len(applied)
     assert value(kc, "'conv_b' in ed.view.shown") == "True"  # shown inside its open block
+    # The panel names the layer Apply now acts on right after the drawing; the Code view's
+    # source and the go-to-layer list (long on NASNetLarge) come after it.
+    ids = {w: value(kc, f"ed.{w}.comm.comm_id").strip("'")
+           for w in ("view.viewport", "title", "code_view", "find")}
+    first = {w: next(i for i, m in enumerate(applied) if m["msg_type"] == "comm_msg"
+                     and m["content"]["comm_id"] == c) for w, c in ids.items()}
+    assert first["view.viewport"] < first["title"] < min(first["code_view"], first["find"]), first
+    assert value(kc, "'conv_b' in ed.title.value") == "True"
     print(f"NASNetLarge: open {opened}, apply {len(applied)}")
