@@ -1,4 +1,5 @@
 """Checks of the design's invariants, used by every test file."""
+import contextlib
 import os
 import tempfile
 
@@ -6,6 +7,7 @@ import keras
 import numpy as np
 
 import keras_widget as kw
+from keras_widget.edits import Edit
 from keras_widget.graph import iter_layers
 
 
@@ -120,3 +122,44 @@ def outputs(model, x):
 
 
 __all__ = ["kw"]
+
+
+def report_fields(report):
+    return (report.kept, report.reinitialized, report.added, report.removed, report.notes,
+            report.config_changes, report.shape_changes, report.output_shapes)
+
+
+@contextlib.contextmanager
+def each_edit_dry_run_first():
+    """Within it, each real edit is preceded by its dry run, whose report (or ``EditError``
+    text) must equal the edit's. Yields the list of the edit kinds so checked."""
+    real = Edit.apply
+    checked = []
+
+    def apply(self, model, dry_run=False, progress=None):
+        if dry_run:
+            return real(self, model, dry_run=True, progress=progress)
+        dry = dry_error = None
+        try:
+            dry = real(self, model, dry_run=True)
+        except kw.EditError as err:
+            dry_error = err
+        try:
+            result = real(self, model, progress=progress)
+        except kw.EditError as err:
+            assert dry_error is not None, f"the dry run of {self} passed, the edit raised {err}"
+            assert str(dry_error) == str(err)
+            checked.append(self.kind)
+            raise
+        assert dry_error is None, f"the dry run of {self} raised {dry_error}, the edit passed"
+        assert dry.model is None and dry.edit is self
+        assert report_fields(dry.report) == report_fields(result.report), (
+            self, dry.report, result.report)
+        checked.append(self.kind)
+        return result
+
+    Edit.apply = apply
+    try:
+        yield checked
+    finally:
+        Edit.apply = real

@@ -14,6 +14,7 @@ from keras import layers
 import keras_widget as kw
 from keras_widget import keras_internals as ki
 from keras_widget import surgery
+from helpers import each_edit_dry_run_first, report_fields
 from keras_widget.edits import EDITS, Edit
 
 MODULES = ["test_edits", "test_replace", "test_traps", "test_cases", "test_faults",
@@ -21,11 +22,6 @@ MODULES = ["test_edits", "test_replace", "test_traps", "test_cases", "test_fault
 # 36 edits in a row on MobileNet (two minutes again in CI); its kinds of edit on keras.applications
 # models are dry-run by c03, c06 and c10.
 LEFT_OUT = {"test_c15_kernel_regularizers"}
-
-
-def _fields(report):
-    return (report.kept, report.reinitialized, report.added, report.removed, report.notes,
-            report.config_changes, report.shape_changes, report.output_shapes)
 
 
 def _cases():
@@ -53,34 +49,10 @@ def _cases():
 
 
 @pytest.fixture
-def every_edit_dry_run_first(monkeypatch):
+def every_edit_dry_run_first():
     """Each real edit is preceded by its dry run; their reports (or errors) must be equal."""
-    real = Edit.apply
-    checked = []
-
-    def apply(self, model, dry_run=False, progress=None):
-        if dry_run:
-            return real(self, model, dry_run=True, progress=progress)
-        dry = dry_error = None
-        try:
-            dry = real(self, model, dry_run=True)
-        except kw.EditError as err:
-            dry_error = err
-        try:
-            result = real(self, model, progress=progress)
-        except kw.EditError as err:
-            assert dry_error is not None, f"the dry run of {self} passed, the edit raised {err}"
-            assert str(dry_error) == str(err)
-            checked.append(self.kind)
-            raise
-        assert dry_error is None, f"the dry run of {self} raised {dry_error}, the edit passed"
-        assert dry.model is None and dry.edit is self
-        assert _fields(dry.report) == _fields(result.report), (self, dry.report, result.report)
-        checked.append(self.kind)
-        return result
-
-    monkeypatch.setattr(Edit, "apply", apply)
-    return checked
+    with each_edit_dry_run_first() as checked:
+        yield checked
 
 
 @pytest.mark.parametrize("test, params", list(_cases()))
@@ -165,7 +137,7 @@ def test_a_dry_run_copies_only_what_the_edit_changes_and_leaves_the_source_s_cal
     copied.clear()
     real = kw.edit_layer(model, "c1", filters=8)
     assert len(copied) == 12  # the real edit copies every layer
-    assert _fields(dry.report) == _fields(real.report)
+    assert report_fields(dry.report) == report_fields(real.report)
     assert dry.report.reinitialized.keys() == {"c1", "bn1", "proj"}
     assert len(dry.report.kept) == 10  # the input and the 9 layers after proj
 
@@ -196,7 +168,7 @@ def test_a_dry_run_of_a_new_input_shape_copies_one_layer_per_kind_of_call(monkey
     assert {p: [len(c) for c in ki.call_history_attributes(op)]
             for p, op in kw.graph.iter_layers(model)} == calls
     real = kw.set_input_shape(model, (4, 4, 1))
-    assert _fields(dry.report) == _fields(real.report)
+    assert report_fields(dry.report) == report_fields(real.report)
     assert dry.report.reinitialized.keys() == {"d1", "d2"}
     assert dry.report.shape_changes == {"x": ((None, 8, 8, 1), (None, 4, 4, 1))}
     assert real.model.get_layer("c").kernel.shape == (3, 3, 4, 4)

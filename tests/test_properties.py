@@ -1,5 +1,6 @@
 """Property-based test: random functional models (branches, merges, shared layers, nested models,
-keras.ops) and random sequences of edits; every invariant of the design is checked after each edit.
+keras.ops) and random sequences of edits; every invariant of the design is checked after each edit,
+and each edit's dry run must report (or refuse) exactly what the edit does.
 
 Profiles: HYPOTHESIS_PROFILE=ci (default, about a minute) or =deep (many more examples).
 The number of models and edits that ran is printed at the end of the test session.
@@ -15,7 +16,7 @@ from keras import layers
 
 import keras_widget as kw
 from helpers import (assert_no_shared_variables, assert_report_partition, assert_unchanged,
-                     roundtrip, snapshot, weights_by_path)
+                     each_edit_dry_run_first, roundtrip, snapshot, weights_by_path)
 from keras_widget.graph import iter_layers
 
 settings.register_profile("ci", max_examples=100, deadline=None,
@@ -218,7 +219,8 @@ def test_random_models_and_edits_keep_every_invariant(data):
         x = sample_inputs(model)
         label, edit = draw_edit(data, model)
         try:
-            result = edit(model)
+            with each_edit_dry_run_first():  # its report (or refusal) must be the edit's
+                result = edit(model)
         except kw.EditError as err:
             RUNS["refused"] += 1
             if os.environ.get("KW_SHOW_REFUSED"):
