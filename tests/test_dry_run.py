@@ -109,6 +109,21 @@ def test_a_dry_run_raises_what_the_edit_raises_and_the_editor_previews():
     assert ed.rename_layer("d", "e").added == ["e"] and len(ed.history) == 1
 
 
+def _calls(model):
+    """How many calls each layer of ``model`` has recorded (a dry run must leave them so)."""
+    return {p: [len(c) for c in ki.call_history_attributes(op)]
+            for p, op in kw.graph.iter_layers(model)}
+
+
+def _copies_counted(monkeypatch):
+    """The names of the layers the rebuild copies from now on (a list it fills)."""
+    copied = []
+    real_copy = surgery.copy_layer
+    monkeypatch.setattr(surgery, "copy_layer",
+                        lambda layer, *a, **k: copied.append(layer.name) or real_copy(layer, *a, **k))
+    return copied
+
+
 def test_a_dry_run_copies_only_what_the_edit_changes_and_leaves_the_source_s_calls_alone(
         monkeypatch):
     """Narrowing the first convolution changes shapes up to the projection that restores them;
@@ -124,16 +139,11 @@ def test_a_dry_run_copies_only_what_the_edit_changes_and_leaves_the_source_s_cal
     h = layers.GlobalAveragePooling2D(name="gap")(h)
     h = layers.Dense(10, name="d1")(h)
     model = keras.Model(x, layers.Dense(3, name="head")(h))
-    calls = {p: [len(c) for c in ki.call_history_attributes(op)]
-             for p, op in kw.graph.iter_layers(model)}
-    copied = []
-    real_copy = surgery.copy_layer
-    monkeypatch.setattr(surgery, "copy_layer",
-                        lambda layer, *a, **k: copied.append(layer.name) or real_copy(layer, *a, **k))
+    calls = _calls(model)
+    copied = _copies_counted(monkeypatch)
     dry = kw.edit_layer(model, "c1", filters=8, dry_run=True)
     assert copied == ["c1", "bn1", "proj"]
-    assert {p: [len(c) for c in ki.call_history_attributes(op)]
-            for p, op in kw.graph.iter_layers(model)} == calls
+    assert _calls(model) == calls
     copied.clear()
     real = kw.edit_layer(model, "c1", filters=8)
     assert len(copied) == 12  # the real edit copies every layer
@@ -157,16 +167,11 @@ def test_a_dry_run_of_a_new_input_shape_copies_one_layer_per_kind_of_call(monkey
     w = layers.Conv2D(16, 3, name="w")(x)
     d2 = layers.Dense(3, name="d2")(layers.Flatten(name="f2")(w))  # 576 inputs, 64 now
     model = keras.Model(x, layers.Add(name="sum")([d1, d2]))
-    calls = {p: [len(c) for c in ki.call_history_attributes(op)]
-             for p, op in kw.graph.iter_layers(model)}
-    copied = []
-    real_copy = surgery.copy_layer
-    monkeypatch.setattr(surgery, "copy_layer",
-                        lambda layer, *a, **k: copied.append(layer.name) or real_copy(layer, *a, **k))
+    calls = _calls(model)
+    copied = _copies_counted(monkeypatch)
     dry = kw.set_input_shape(model, (4, 4, 1), dry_run=True)
     assert sorted(copied) == ["a", "b", "d1", "d2", "w"]
-    assert {p: [len(c) for c in ki.call_history_attributes(op)]
-            for p, op in kw.graph.iter_layers(model)} == calls
+    assert _calls(model) == calls
     real = kw.set_input_shape(model, (4, 4, 1))
     assert report_fields(dry.report) == report_fields(real.report)
     assert dry.report.reinitialized.keys() == {"d1", "d2"}
