@@ -156,47 +156,35 @@ class ModelEditor(widgets.VBox):
         self.progress = made(widgets.IntProgress, "kw-progress", {
             "display": "none", "width": "200px", "margin": "auto 0 auto 8px"}, min=0, max=100)
         small = widgets.Layout(width="auto", **fixed)  # one for every button of the toolbar
-        self.undo_button = made(widgets.Button, "kw-undo", small,
-                                style=button, description="Undo",
-                                icon="undo", disabled=True)
-        self.redo_button = made(widgets.Button, "kw-redo", small,
-                                style=button, description="Redo",
-                                icon="repeat", disabled=True)
-        self.reset_button = made(widgets.Button, "kw-reset", small,
-                                 style=button, description="Reset",
-                                 icon="refresh", disabled=True,
+
+        def tool(css, **kwargs):  # a toolbar button
+            return made(widgets.Button, css, small, style=button, **kwargs)
+
+        self.undo_button = tool("kw-undo", description="Undo", icon="undo", disabled=True)
+        self.redo_button = tool("kw-redo", description="Redo", icon="repeat", disabled=True)
+        self.reset_button = tool("kw-reset", description="Reset", icon="refresh", disabled=True,
                                  tooltip="Back to the original model")
-        self.code_button = made(widgets.Button, "kw-code", small,
-                                style=button, description="Code",
-                                icon="code", tooltip="Show the edits as Python code")
-        self.save_button = made(widgets.Button, "kw-save", small,
-                                style=button, description="Save",
-                                icon="save", tooltip="Save the model to <name>.keras, load it "
-                                                     "back and compare outputs")
+        self.code_button = tool("kw-code", description="Code", icon="code",
+                                tooltip="Show the edits as Python code")
+        self.save_button = tool("kw-save", description="Save", icon="save",
+                                tooltip="Save the model to <name>.keras, load it back and "
+                                        "compare outputs")
         self.export = made(
             widgets.Dropdown, "kw-export", {"width": "170px", **fixed},
             options=[("Export…", ""), ("PNG: the canvas", "png"),
                      ("PNG: the whole graph", "png-full"), ("SVG (Graphviz)", "svg")],
             value="", tooltip="Download the view as a picture")
-        self.fit_button = made(widgets.Button, "kw-fit", small,
-                               style=button, description="Fit",
-                               icon="expand", tooltip="Zoom out to the whole graph")
-        self.actual_button = made(widgets.Button, "kw-actual", small,
-                                  style=button, description="1:1",
-                                  icon="search", tooltip="Readable size, from the top")
-        self.expand_button = made(widgets.Button, "kw-expand-all", small,
-                                  style=button,
-                                  description="Expand all", icon="plus-square-o",
-                                  tooltip="Open every block")
-        self.collapse_button = made(widgets.Button, "kw-collapse-all", small,
-                                    style=button,
-                                    description="Collapse all", icon="minus-square-o",
-                                    tooltip="Close every block")
-        self.zoom_in_button = made(widgets.Button, "kw-zoom-in", small,
-                                   style=button, icon="search-plus",
+        self.fit_button = tool("kw-fit", description="Fit", icon="expand",
+                               tooltip="Zoom out to the whole graph")
+        self.actual_button = tool("kw-actual", description="1:1", icon="search",
+                                  tooltip="Readable size, from the top")
+        self.expand_button = tool("kw-expand-all", description="Expand all",
+                                  icon="plus-square-o", tooltip="Open every block")
+        self.collapse_button = tool("kw-collapse-all", description="Collapse all",
+                                    icon="minus-square-o", tooltip="Close every block")
+        self.zoom_in_button = tool("kw-zoom-in", icon="search-plus",
                                    tooltip="Zoom in (or Ctrl/Cmd + wheel)")
-        self.zoom_out_button = made(widgets.Button, "kw-zoom-out", small,
-                                    style=button, icon="search-minus",
+        self.zoom_out_button = tool("kw-zoom-out", icon="search-minus",
                                     tooltip="Zoom out (or Ctrl/Cmd + wheel)")
         self.history_list = made(widgets.Dropdown, "kw-history", {"width": "230px", **fixed},
                                  options=[("0 · original model", 0)], value=0,

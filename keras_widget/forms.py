@@ -124,17 +124,17 @@ class LayerForm:
         self.mode = "replace"
         self.target = None
         self.classes = {cls.__name__: cls for group in self.groups.values() for cls in group}
-        # Each part keeps its height in the editor's panel (flex 0 0 auto).
-        self.search = made(widgets.Text, "kw-search", {"width": "96%", "flex": "0 0 auto"},
+        fixed = {"flex": "0 0 auto"}  # each part keeps its height in the editor's panel
+        self.search = made(widgets.Text, "kw-search", {"width": "96%", **fixed},
                            placeholder="search layer classes, e.g. conv, pool, norm")
-        self.picker = made(widgets.Select, "kw-picker", {"width": "96%", "flex": "0 0 auto"},
+        self.picker = made(widgets.Select, "kw-picker", {"width": "96%", **fixed},
                            options=self._options(""), value=None, rows=7)
         self.fields_box = made(widgets.VBox, "kw-fields",
-                               {"max_height": "260px", "overflow": "auto", "flex": "0 0 auto"})
-        fixed = widgets.Layout(flex="0 0 auto")
-        self._picker_part = [widgets.HTML("<b>Layer class</b>", layout=fixed), self.search,
+                               {"max_height": "260px", "overflow": "auto", **fixed})
+        heading = widgets.Layout(**fixed)  # one layout for both headings
+        self._picker_part = [widgets.HTML("<b>Layer class</b>", layout=heading), self.search,
                              self.picker]
-        self._fields_part = [widgets.HTML("<b>Arguments</b>", layout=fixed), self.fields_box]
+        self._fields_part = [widgets.HTML("<b>Arguments</b>", layout=heading), self.fields_box]
         self.widget = widgets.VBox(self._picker_part + self._fields_part)
         self.fields = {}  # argument -> Field
         self._rows = []
